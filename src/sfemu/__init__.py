@@ -1,0 +1,1 @@
+"""sfemu: a Salesforce API emulator."""

@@ -1,0 +1,3 @@
+from sfemu.cli import main
+
+main()

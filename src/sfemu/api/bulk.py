@@ -1,0 +1,445 @@
+"""Bulk API 2.0: query jobs with CSV results paged by Sforce-Locator, and ingest jobs.
+
+Jobs run in the background a chunk at a time; results go to disk (the bulk_row table) as they
+are produced and are streamed back from there, so neither side holds a whole export in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+from sfemu.api.query import StoreQueryContext
+from sfemu.api.routing import ROUTER, ApiRequest, Reply
+from sfemu.behaviour.values import csv_value
+from sfemu.core import Emulator, Session
+from sfemu.dml import Dml
+from sfemu.errors import ApiError, not_found
+from sfemu.soql.context import SoqlError
+from sfemu.soql.evaluator import compile_query
+
+CHUNK = 2000
+INGEST_COMMIT = 200  # records per transaction, as triggers see them
+DEFAULT_MAX_RECORDS = 100_000
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def _job_info(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in job.items() if not k.startswith("_")}
+
+
+def _save(emu: Emulator, job: dict[str, Any]) -> None:
+    emu.store.put_doc("bulk_job", job["id"], job, org_id=job["_org_id"], kind=job["jobType"])
+
+
+def _load(req: ApiRequest, kind: str) -> dict[str, Any]:
+    job = req.emu.store.get_doc("bulk_job", req.params["job"])
+    if job is None or job["_org_id"] != req.session.org.id or job["jobType"] != kind:
+        raise not_found()
+    return job
+
+
+def _new_job(req: ApiRequest, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+    now = req.emu.stamp()
+    return {"id": "750" + req.session.org.pod + secrets.token_hex(6).upper()[:10] + "AAA",
+            "operation": fields["operation"], "object": fields["object"],
+            "createdById": req.session.user_id, "createdDate": now, "systemModstamp": now,
+            "state": fields.get("state", "UploadComplete"), "concurrencyMode": "Parallel",
+            "contentType": "CSV", "apiVersion": float(req.version), "jobType": kind,
+            "lineEnding": fields.get("lineEnding", "LF"),
+            "columnDelimiter": fields.get("columnDelimiter", "COMMA"),
+            "numberRecordsProcessed": 0, "retries": 0, "totalProcessingTime": 0,
+            "_org_id": req.session.org.id, "_user_id": req.session.user_id}
+
+
+def _spawn(emu: Emulator, job_id: str) -> None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return  # no loop (a synchronous caller): the server resumes jobs when it starts
+    task = loop.create_task(run_job(emu, job_id))
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+_DELIMS = {"COMMA": ",", "TAB": "\t", "SEMICOLON": ";", "PIPE": "|", "CARET": "^",
+           "BACKQUOTE": "`"}
+
+
+def _writer_line(job: dict[str, Any], values: list[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=_DELIMS.get(job["columnDelimiter"], ","), quoting=csv.QUOTE_ALL,
+               lineterminator="\r\n" if job["lineEnding"] == "CRLF" else "\n").writerow(values)
+    return buf.getvalue()
+
+
+# -- query jobs -------------------------------------------------------------------------------
+@ROUTER.route("POST", "jobs/query")
+def create_query_job(req: ApiRequest) -> Reply:
+    body = req.json_object()
+    operation = body.get("operation")
+    if operation not in ("query", "queryAll"):
+        raise ApiError("INVALIDJOB", "Invalid operation: must be query or queryAll",
+                       ["operation"])
+    soql = body.get("query")
+    if not isinstance(soql, str) or not soql.strip():
+        raise ApiError("INVALIDJOB", "The query field is required", ["query"])
+    if body.get("columnDelimiter", "COMMA") not in _DELIMS:
+        raise ApiError("INVALIDJOB", f"Invalid columnDelimiter: {body['columnDelimiter']}")
+    if body.get("lineEnding", "LF") not in ("LF", "CRLF"):
+        raise ApiError("INVALIDJOB", f"Invalid lineEnding: {body['lineEnding']}")
+    ctx = StoreQueryContext(req.emu, req.session, req.version)
+    try:
+        query = compile_query(soql, ctx)
+    except SoqlError as exc:
+        raise ApiError(exc.error_code, exc.message) from None
+    if query.has_subquery or query.is_aggregate or query.is_count_only or query.offset:
+        raise ApiError("API_ERROR", "Aggregate queries, OFFSET and subqueries are not "
+                       "supported by Bulk API 2.0 query jobs")
+    job = _new_job(req, "V2Query", {"operation": operation, "object": query.sobject,
+                                    "lineEnding": body.get("lineEnding", "LF"),
+                                    "columnDelimiter": body.get("columnDelimiter", "COMMA")})
+    job["_query"] = soql
+    with req.emu.store.transaction():
+        _save(req.emu, job)
+    _spawn(req.emu, job["id"])
+    return Reply(200, _job_info(job))
+
+
+@ROUTER.route("GET", "jobs/query")
+def list_query_jobs(req: ApiRequest) -> Reply:
+    return Reply(body=_list(req, "V2Query"))
+
+
+@ROUTER.route("GET", "jobs/query/{job}")
+def get_query_job(req: ApiRequest) -> Reply:
+    return Reply(body=_job_info(_load(req, "V2Query")))
+
+
+@ROUTER.route("PATCH", "jobs/query/{job}")
+def abort_query_job(req: ApiRequest) -> Reply:
+    return _abort(req, "V2Query")
+
+
+@ROUTER.route("DELETE", "jobs/query/{job}")
+def delete_query_job(req: ApiRequest) -> Reply:
+    return _delete(req, "V2Query")
+
+
+@ROUTER.route("GET", "jobs/query/{job}/results")
+def query_results(req: ApiRequest) -> Reply:
+    job = _load(req, "V2Query")
+    if job["state"] != "JobComplete":
+        raise ApiError("INVALIDJOBSTATE", f"Job is not complete: {job['state']}")
+    locator = req.query.get("locator") or "0"
+    try:
+        start = int(locator, 36) if locator != "null" else job["numberRecordsProcessed"]
+    except ValueError:
+        raise ApiError("INVALID_LOCATOR", f"Invalid locator: {locator}") from None
+    try:
+        max_records = int(req.query.get("maxRecords") or DEFAULT_MAX_RECORDS)
+    except ValueError:
+        raise ApiError("INVALIDJOB", "maxRecords must be a positive integer") from None
+    total = job["numberRecordsProcessed"]
+    count = max(0, min(max_records, total - start))
+    end = start + count
+    next_locator = _b36(end) if end < total else "null"
+    headers = {"Sforce-Locator": next_locator, "Sforce-NumberOfRecords": str(count)}
+    emu = req.emu
+
+    def stream() -> Iterator[bytes]:
+        yield job["_header"].encode()
+        yield from _rows(emu, job["id"], "result", start, end)
+    return Reply(200, headers=headers, stream=stream, media_type="text/csv")
+
+
+def _b36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out.upper()
+
+
+def _rows(emu: Emulator, job_id: str, part: str, start: int, end: int) -> Iterator[bytes]:
+    seq = start
+    while seq < end:
+        batch = emu.store.execute(
+            "SELECT seq, line FROM bulk_row WHERE job_id = ? AND part = ? AND seq >= ? AND "
+            "seq < ? ORDER BY seq LIMIT 1000", [job_id, part, seq, end]).fetchall()
+        if not batch:
+            return
+        yield "".join(line for _, line in batch).encode()
+        seq = batch[-1][0] + 1
+
+
+async def _run_query_job(emu: Emulator, job: dict[str, Any], session: Session) -> None:
+    ctx = StoreQueryContext(emu, session, str(job["apiVersion"]))
+    query = compile_query(job["_query"], ctx)
+    include_deleted = job["operation"] == "queryAll"
+    job["_header"] = _writer_line(job, query.columns)
+    seq = 0
+    after = ""
+    while True:
+        rows = query.run(ctx, include_deleted=include_deleted,
+                         after_id="" if query.has_order_by else after)
+        lines: list[tuple[str, str, int, str]] = []
+        for rid, record in rows:
+            if query.has_order_by or len(lines) < CHUNK:
+                values = [csv_value(None, v) for v in query.flatten(record)]
+                lines.append((job["id"], "result", seq, _writer_line(job, values)))
+                seq += 1
+                after = rid
+                if not query.has_order_by and len(lines) >= CHUNK:
+                    break
+        emu.store.executemany(
+            "INSERT OR REPLACE INTO bulk_row(job_id, part, seq, line) VALUES (?,?,?,?)", lines)
+        job["numberRecordsProcessed"] = seq
+        if query.has_order_by or len(lines) < CHUNK or (
+                query.limit is not None and seq >= query.limit):
+            return
+        await asyncio.sleep(0)
+
+
+# -- ingest jobs ------------------------------------------------------------------------------
+@ROUTER.route("POST", "jobs/ingest")
+def create_ingest_job(req: ApiRequest) -> Reply:
+    body = req.json_object()
+    operation = body.get("operation")
+    if operation not in ("insert", "update", "upsert", "delete", "hardDelete"):
+        raise ApiError("INVALIDJOB", f"Invalid operation: {operation}", ["operation"])
+    obj = Dml(req.emu, req.session).object(str(body.get("object", "")))
+    ext = body.get("externalIdFieldName")
+    if operation == "upsert":
+        fdef = obj.field_ci(str(ext or ""))
+        if fdef is None or not (fdef.external_id or fdef.name == "Id"):
+            raise ApiError("INVALIDJOB", f"External ID field {ext} is not valid for upsert on "
+                           f"{obj.name}", ["externalIdFieldName"])
+        ext = fdef.name
+    job = _new_job(req, "V2Ingest", {"operation": operation, "object": obj.name,
+                                     "state": "Open",
+                                     "lineEnding": body.get("lineEnding", "LF"),
+                                     "columnDelimiter": body.get("columnDelimiter", "COMMA")})
+    job.update({"externalIdFieldName": ext, "numberRecordsFailed": 0,
+                "contentUrl": f"services/data/v{req.version}/jobs/ingest/{job['id']}/batches",
+                "_chunks": 0})
+    with req.emu.store.transaction():
+        _save(req.emu, job)
+    return Reply(200, _job_info(job))
+
+
+@ROUTER.route("PUT", "jobs/ingest/{job}/batches")
+def upload(req: ApiRequest) -> Reply:
+    job = _load(req, "V2Ingest")
+    if job["state"] != "Open":
+        raise ApiError("INVALIDJOBSTATE", "Upload is only allowed while the job is Open")
+    with req.emu.store.transaction():
+        req.emu.store.execute(
+            "INSERT INTO bulk_row(job_id, part, seq, line) VALUES (?,?,?,?)",
+            [job["id"], "input", job["_chunks"], req.body.decode("utf-8-sig")])
+        job["_chunks"] += 1
+        _save(req.emu, job)
+    return Reply(201)
+
+
+@ROUTER.route("PATCH", "jobs/ingest/{job}")
+def close_ingest_job(req: ApiRequest) -> Reply:
+    job = _load(req, "V2Ingest")
+    state = req.json_object().get("state")
+    if state == "Aborted":
+        return _abort(req, "V2Ingest")
+    if state != "UploadComplete" or job["state"] != "Open":
+        raise ApiError("INVALIDJOBSTATE", f"Cannot change state from {job['state']} to "
+                       f"{state}")
+    job["state"] = "UploadComplete"
+    with req.emu.store.transaction():
+        _save(req.emu, job)
+    _spawn(req.emu, job["id"])
+    return Reply(200, _job_info(job))
+
+
+@ROUTER.route("GET", "jobs/ingest")
+def list_ingest_jobs(req: ApiRequest) -> Reply:
+    return Reply(body=_list(req, "V2Ingest"))
+
+
+@ROUTER.route("GET", "jobs/ingest/{job}")
+def get_ingest_job(req: ApiRequest) -> Reply:
+    return Reply(body=_job_info(_load(req, "V2Ingest")))
+
+
+@ROUTER.route("DELETE", "jobs/ingest/{job}")
+def delete_ingest_job(req: ApiRequest) -> Reply:
+    return _delete(req, "V2Ingest")
+
+
+_RESULT_PREFIX = {"success": ["sf__Id", "sf__Created"], "failed": ["sf__Id", "sf__Error"],
+                  "unprocessed": []}
+
+
+def _result_file(part: str) -> Any:
+    def handler(req: ApiRequest) -> Reply:
+        job = _load(req, "V2Ingest")
+        if job["state"] not in ("JobComplete", "Failed", "Aborted"):
+            raise ApiError("INVALIDJOBSTATE", f"Job is not complete: {job['state']}")
+        emu = req.emu
+        head = _writer_line(job, [*_RESULT_PREFIX[part], *job.get("_columns", [])])
+
+        def stream() -> Iterator[bytes]:
+            yield head.encode()
+            yield from _rows(emu, job["id"], part, 0, 1 << 62)
+        return Reply(200, stream=stream, media_type="text/csv")
+    return handler
+
+
+ROUTER.route("GET", "jobs/ingest/{job}/successfulResults")(_result_file("success"))
+ROUTER.route("GET", "jobs/ingest/{job}/failedResults")(_result_file("failed"))
+ROUTER.route("GET", "jobs/ingest/{job}/unprocessedrecords")(_result_file("unprocessed"))
+
+
+def _input_rows(emu: Emulator, job: dict[str, Any]) -> Iterator[list[str]]:
+    def chunks() -> Iterator[str]:
+        for seq in range(job["_chunks"]):
+            row = emu.store.execute(
+                "SELECT line FROM bulk_row WHERE job_id = ? AND part = 'input' AND seq = ?",
+                [job["id"], seq]).fetchone()
+            if row:
+                yield from io.StringIO(row[0])
+    yield from csv.reader(chunks(), delimiter=_DELIMS.get(job["columnDelimiter"], ","))
+
+
+async def _run_ingest_job(emu: Emulator, job: dict[str, Any], session: Session) -> None:
+    dml = Dml(emu, session)
+    rows = _input_rows(emu, job)
+    header = next(rows, None)
+    if not header:
+        job["state"] = "Failed"
+        job["errorMessage"] = "InvalidBatch : Failed to parse CSV. Found no header."
+        return
+    job["_columns"] = header
+    counters = {"success": 0, "failed": 0}
+    pending: list[list[str]] = []
+
+    def flush() -> None:
+        out: list[tuple[str, str, int, str]] = []
+        with emu.store.transaction():
+            for values in pending:
+                # An empty cell leaves a field alone; #N/A sets it to null.
+                record = {h: (None if v == "#N/A" else v)
+                          for h, v in zip(header, values, strict=False) if v != ""}
+                try:
+                    with emu.store.transaction():
+                        rid, created = _ingest_one(dml, job, record)
+                    line = _writer_line(job, [rid, "true" if created else "false", *values])
+                    out.append((job["id"], "success", counters["success"], line))
+                    counters["success"] += 1
+                except ApiError as exc:
+                    error = f"{exc.error_code}:{exc.message}:{','.join(exc.fields)} --"
+                    line = _writer_line(job, [str(record.get("Id") or ""), error, *values])
+                    out.append((job["id"], "failed", counters["failed"], line))
+                    counters["failed"] += 1
+            emu.store.executemany(
+                "INSERT INTO bulk_row(job_id, part, seq, line) VALUES (?,?,?,?)", out)
+        pending.clear()
+        job["numberRecordsProcessed"] = counters["success"] + counters["failed"]
+        job["numberRecordsFailed"] = counters["failed"]
+
+    for values in rows:
+        if not any(values):
+            continue
+        pending.append(values)
+        if len(pending) >= INGEST_COMMIT:
+            flush()
+            await asyncio.sleep(0)
+    if pending:
+        flush()
+
+
+def _ingest_one(dml: Dml, job: dict[str, Any], record: dict[str, Any]) -> tuple[str, bool]:
+    op, sobject = job["operation"], job["object"]
+    if op == "insert":
+        return dml.create(sobject, {k: v for k, v in record.items() if v is not None}), True
+    rid = record.pop("Id", None) or record.pop("id", None)
+    if op == "upsert":
+        ext = job["externalIdFieldName"]
+        value = rid if ext == "Id" else record.get(ext)
+        return dml.upsert(sobject, ext, str(value or ""), record)
+    if not rid:
+        raise ApiError("MISSING_ARGUMENT", "Id not specified", ["Id"])
+    if op == "update":
+        dml.update(sobject, str(rid), record)
+    else:
+        dml.delete(str(rid), sobject)
+    return str(rid), False
+
+
+async def run_job(emu: Emulator, job_id: str) -> None:
+    job = emu.store.get_doc("bulk_job", job_id)
+    if job is None or job["state"] not in ("UploadComplete", "InProgress"):
+        return
+    org = emu.org(job["_org_id"])
+    session = emu.session_for(org, job["_user_id"])
+    job["state"] = "InProgress"
+    _save(emu, job)
+    await asyncio.sleep(0)
+    started = emu.clock()
+    try:
+        if job["jobType"] == "V2Query":
+            await _run_query_job(emu, job, session)
+        else:
+            await _run_ingest_job(emu, job, session)
+        if job["state"] == "InProgress":
+            job["state"] = "JobComplete"
+    except (ApiError, SoqlError) as exc:
+        job["state"] = "Failed"
+        job["errorMessage"] = str(exc)
+    job["totalProcessingTime"] = int((emu.clock() - started) * 1000)
+    job["systemModstamp"] = emu.stamp()
+    _save(emu, job)
+
+
+def resume_jobs(emu: Emulator) -> None:
+    """Jobs a stopped server left unfinished start again from the beginning."""
+    for (job_id,) in emu.store.execute(
+            "SELECT id FROM bulk_job WHERE json_extract(data, '$.state') IN "
+            "('UploadComplete', 'InProgress')").fetchall():
+        emu.store.execute("DELETE FROM bulk_row WHERE job_id = ? AND part != 'input'", [job_id])
+        job = emu.store.get_doc("bulk_job", job_id)
+        if job is not None:
+            job["state"] = "UploadComplete"
+            _save(emu, job)
+            _spawn(emu, job_id)
+
+
+def _list(req: ApiRequest, kind: str) -> dict[str, Any]:
+    records = [_job_info(json.loads(data)) for (data,) in req.emu.store.execute(
+        "SELECT data FROM bulk_job WHERE org_id = ? AND kind = ? ORDER BY id",
+        [req.session.org.id, kind]).fetchall()]
+    return {"done": True, "records": records, "nextRecordsUrl": None}
+
+
+def _abort(req: ApiRequest, kind: str) -> Reply:
+    job = _load(req, kind)
+    state = req.json_object().get("state")
+    if state != "Aborted":
+        raise ApiError("INVALIDJOBSTATE", f"Invalid state: {state}")
+    if job["state"] in ("JobComplete", "Failed"):
+        raise ApiError("INVALIDJOBSTATE", f"Job is already {job['state']}")
+    job["state"] = "Aborted"
+    _save(req.emu, job)
+    return Reply(200, _job_info(job))
+
+
+def _delete(req: ApiRequest, kind: str) -> Reply:
+    job = _load(req, kind)
+    with req.emu.store.transaction():
+        req.emu.store.execute("DELETE FROM bulk_row WHERE job_id = ?", [job["id"]])
+        req.emu.store.execute("DELETE FROM bulk_job WHERE id = ?", [job["id"]])
+    return Reply(204)

@@ -1,0 +1,1 @@
+"""Org behaviour: field values, validation rules, assignment, duplicates, convert, merge, faults."""

@@ -1,0 +1,1 @@
+"""Orgs, editions, users, profiles, limits and id generation."""

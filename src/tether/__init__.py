@@ -1,0 +1,1 @@
+"""Tether: sales engagement with a two-way Salesforce integration."""

@@ -1,0 +1,30 @@
+"""Tether's configuration: one pydantic-settings class, read from TETHER_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TETHER_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".tether"), description="Where the embedded default "
+                           "keeps its SQLite file and keys")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default a "
+                                     "SQLite file in data_dir, or postgresql+psycopg://…")
+    salesforce_url: str | None = Field(default=None, description="Salesforce (or sfemu) base "
+                                       "URL; `tether demo` starts sfemu when unset")
+    salesforce_client_id: str = "tether"
+    salesforce_client_secret: str = "tether-secret"  # noqa: S105 - sfemu's documented demo app
+    salesforce_api_version: str = "59.0"
+    port: int = 8000
+    emulator_port: int = 8765
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tether.db').resolve()}"
