@@ -62,7 +62,8 @@ def serve(
     if tls:
         cert, key = ensure_certificates(cert_dir, [host, "localhost", "127.0.0.1"])
         ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
-    config = uvicorn.Config(create_app(emu), log_level=log_level, **ssl)
+    config = uvicorn.Config(create_app(emu), log_level=log_level, timeout_graceful_shutdown=3,
+                            **ssl)
     server = uvicorn.Server(config)
 
     original_startup = server.startup

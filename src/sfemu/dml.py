@@ -246,7 +246,9 @@ class Dml:
 
     def update(self, sobject: str | None, rid: str, values: dict[str, Any]) -> None:
         obj = self.object(sobject) if sobject else self.object_of_id(rid)
-        old = self.get(obj, rid)
+        old = self.get(obj, rid, include_deleted=True)
+        if old["IsDeleted"]:
+            raise ApiError("ENTITY_IS_DELETED", "entity is deleted")
         self._require(obj, "E", "edit")
         if obj.name == "Lead" and old.get("IsConverted"):
             raise ApiError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
@@ -298,11 +300,7 @@ class Dml:
 
     def delete(self, rid: str, sobject: str | None = None) -> None:
         obj = self.object(sobject) if sobject else self.object_of_id(rid)
-        try:
-            data = self.get(obj, rid, include_deleted=True)
-        except ApiError:
-            raise ApiError("NOT_FOUND",
-                           "The requested resource does not exist") from None
+        data = self.get(obj, rid, include_deleted=True)
         if data["IsDeleted"]:
             raise ApiError("ENTITY_IS_DELETED", "entity is deleted")
         self._require(obj, "D", "delete")
