@@ -97,6 +97,11 @@ class Emulator:
         self._orgs[org.id] = org
         self.store.put_doc("org", org.id, org.to_json(), name=org.name)
         self._schemas.pop(org.id, None)
+        record = self.store.get_many("Organization", org.id, [org.id]).get(org.id)
+        if record is not None and record.data["OrganizationType"] != f"{org.edition} Edition":
+            record.data["OrganizationType"] = f"{org.edition} Edition"
+            record.data["SystemModstamp"] = self.stamp()
+            self.store.update("Organization", [record])
 
     def create_org(self, name: str, *, edition: str = "Enterprise", sandbox_of: str | None = None,
                    daily_limit: int | None = None, admin_username: str | None = None,
@@ -108,6 +113,12 @@ class Emulator:
                   daily_limit=daily_limit or DEFAULT_DAILY_LIMIT.get(edition, 100_000))
         with self.store.transaction():
             self.save_org(org)
+            self.store.insert("Organization", [Row(org.id, org.id, False, self._system_record(
+                org, "Organization", org.id, None, {
+                    "Name": name, "OrganizationType": f"{edition} Edition",
+                    "IsSandbox": org.is_sandbox, "InstanceName": "EMU1",
+                    "LanguageLocaleKey": "en_US", "TimeZoneSidKey": "America/Los_Angeles",
+                    "Country": "US"}))])
             profiles = {}
             for pname in org.profiles:
                 pid = self.new_id(org, "Profile")

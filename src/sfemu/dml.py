@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sfemu.behaviour import derived
-from sfemu.behaviour.formula import FormulaError, Row as FormulaRow, compile_formula
+from sfemu.behaviour.formula import FormulaError, compile_formula
+from sfemu.behaviour.formula import Row as FormulaRow
 from sfemu.behaviour.values import coerce
 from sfemu.core import Emulator, Session
 from sfemu.errors import ApiError, invalid_type, not_found
@@ -63,6 +64,9 @@ class Dml:
         return obj
 
     def _require(self, obj: ObjectDef, letter: str, verb: str) -> None:
+        if not obj.writable:
+            raise ApiError("INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not "
+                           f"support {verb}")
         if not self.system and not self.session.profile.can(obj.name, letter):
             raise ApiError("INSUFFICIENT_ACCESS_OR_READONLY",
                            f"insufficient access rights on object id: the "

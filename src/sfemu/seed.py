@@ -137,7 +137,7 @@ def seed_org(emu: Emulator, org: Org, *, accounts: int = 0, contacts: int = 0, l
     for i, rid in enumerate(lead_ids):
         first, last = rng.choice(pools.first), rng.choice(pools.last)
         company = rng.choice(pools.companies)
-        values: dict[str, Any] = {
+        lead: dict[str, Any] = {
             "FirstName": first, "LastName": last, "Company": company,
             "Email": f"{first}.{last}.l{i}.{run}@lead-{rng.randrange(10**6)}.example".lower()
             .replace("'", ""),
@@ -147,14 +147,14 @@ def seed_org(emu: Emulator, org: Org, *, accounts: int = 0, contacts: int = 0, l
         # One lead in ten was converted into one of the seeded contacts (same person).
         if contact_people and i % 10 == 9:
             contact_id, person = contact_people[converted % len(contact_people)]
-            values.update({"FirstName": person["FirstName"], "LastName": person["LastName"],
+            lead.update({"FirstName": person["FirstName"], "LastName": person["LastName"],
                            "Email": person["Email"], "IsConverted": True,
                            "Status": "Closed - Converted",
                            "ConvertedDate": (today - dt.timedelta(days=rng.randrange(1, 90)))
                            .isoformat(), "ConvertedContactId": contact_id,
                            "ConvertedAccountId": person["AccountId"]})
             converted += 1
-        rows.append(Row(rid, org.id, False, make("Lead", values, rid)))
+        rows.append(Row(rid, org.id, False, make("Lead", lead, rid)))
         if len(rows) >= BATCH:
             flush("Lead", rows)
     flush("Lead", rows)

@@ -12,7 +12,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,7 +87,8 @@ class Store:
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+        mode = "WAL" if path != ":memory:" else "MEMORY"
+        self.conn.execute(f"PRAGMA journal_mode={mode}")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA busy_timeout=5000")
         self.lock = threading.RLock()
@@ -102,7 +103,8 @@ class Store:
     # -- transactions -------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Nested transactions through savepoints; callbacks registered run after the outer commit."""
+        """Nested transactions through savepoints; after-commit callbacks run after the outer
+        COMMIT."""
         with self.lock:
             tx = self._tx
             name = f"sp{tx.depth}"
@@ -156,7 +158,7 @@ class Store:
         with self.lock:
             return self.conn.execute(sql, tuple(params))
 
-    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.lock:
             self.conn.executemany(sql, rows)
 
@@ -249,7 +251,11 @@ class Store:
         if modstamp_range:
             where.append("modstamp >= ? AND modstamp < ?")
             params.extend(modstamp_range)
-        sql = (f"SELECT id, org_id, is_deleted, data FROM {_table(sobject)} "
+        # Without a hint, SQLite prefers the (org_id, id) index because it yields Id order,
+        # and scans the whole org; a lookup is far more selective, so name its index.
+        hint = next((f' INDEXED BY "ix_{sobject}_{f}"' for f in (lookups or {})
+                     if f != "Id" and (sobject, f) in self._indexes), "")
+        sql = (f"SELECT id, org_id, is_deleted, data FROM {_table(sobject)}{hint} "
                f"WHERE {' AND '.join(where)} AND id > ? ORDER BY id LIMIT {int(page)}")
         last = after_id
         while True:

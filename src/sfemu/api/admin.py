@@ -357,7 +357,8 @@ class Admin:
             compile_formula(formula)
         except FormulaError as exc:
             raise ApiError("INVALID_FIELD", str(exc), ["errorConditionFormula"]) from None
-        rule = {"object": obj.name, "name": str(body.get("name", f"Rule{len(org.validation_rules) + 1}")),
+        default_name = f"Rule{len(org.validation_rules) + 1}"
+        rule = {"object": obj.name, "name": str(body.get("name", default_name)),
                 "formula": formula, "active": bool(body.get("active", True)),
                 "errorMessage": str(body.get("errorMessage", "Validation failed")),
                 "errorDisplayField": body.get("errorDisplayField")}

@@ -188,22 +188,24 @@ async def _run_query_job(emu: Emulator, job: dict[str, Any], session: Session) -
     seq = 0
     after = ""
     while True:
+        # A resumable query is read a chunk at a time (Id order, resuming after the last Id)
+        # so other requests are served in between; a sorted one is read in one pass.
         rows = query.run(ctx, include_deleted=include_deleted,
-                         after_id="" if query.has_order_by else after)
+                         after_id=after if query.resumable else "")
         lines: list[tuple[str, str, int, str]] = []
         for rid, record in rows:
-            if query.has_order_by or len(lines) < CHUNK:
-                values = [csv_value(None, v) for v in query.flatten(record)]
-                lines.append((job["id"], "result", seq, _writer_line(job, values)))
-                seq += 1
-                after = rid
-                if not query.has_order_by and len(lines) >= CHUNK:
-                    break
+            if query.limit is not None and seq >= query.limit:
+                break
+            values = [csv_value(None, v) for v in query.flatten(record)]
+            lines.append((job["id"], "result", seq, _writer_line(job, values)))
+            seq += 1
+            after = rid
+            if query.resumable and len(lines) >= CHUNK:
+                break
         emu.store.executemany(
             "INSERT OR REPLACE INTO bulk_row(job_id, part, seq, line) VALUES (?,?,?,?)", lines)
         job["numberRecordsProcessed"] = seq
-        if query.has_order_by or len(lines) < CHUNK or (
-                query.limit is not None and seq >= query.limit):
+        if not query.resumable or len(lines) < CHUNK:
             return
         await asyncio.sleep(0)
 
@@ -302,6 +304,8 @@ def _result_file(part: str) -> Any:
 ROUTER.route("GET", "jobs/ingest/{job}/successfulResults")(_result_file("success"))
 ROUTER.route("GET", "jobs/ingest/{job}/failedResults")(_result_file("failed"))
 ROUTER.route("GET", "jobs/ingest/{job}/unprocessedrecords")(_result_file("unprocessed"))
+# Salesforce answers this path in any case; simple-salesforce asks for unprocessedRecords.
+ROUTER.route("GET", "jobs/ingest/{job}/unprocessedRecords")(_result_file("unprocessed"))
 
 
 def _input_rows(emu: Emulator, job: dict[str, Any]) -> Iterator[list[str]]:

@@ -103,7 +103,7 @@ def describe_layouts(obj: ObjectDef, session: Session, overrides: dict[str, list
     others = [f.name for f in obj.fields.values()
               if f.createable and f.name not in required and f.name != "OwnerId"
               and session.profile.field_visible(obj.name, f.name)]
-    items = []
+    items: list[dict[str, Any]] = []
     for name in [*required, *others]:
         f = obj.fields[name]
         items.append({

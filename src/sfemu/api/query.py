@@ -72,7 +72,7 @@ def _page(req: ApiRequest, cursor_id: str, state: dict[str, Any]) -> Reply:
     records: list[dict[str, Any]] = []
     if query.is_count_only:
         return Reply(body={"totalSize": total, "done": True, "records": []})
-    resumable = not query.has_order_by and not query.offset
+    resumable = query.resumable
     rows = query.run(ctx, include_deleted=include_deleted,
                      after_id=state["last_id"] if resumable else "")
     skip = 0 if resumable else position

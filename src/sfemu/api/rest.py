@@ -85,6 +85,15 @@ def layouts(req: ApiRequest) -> Reply:
                                        req.version))
 
 
+@ROUTER.route("GET", "sobjects/{sobject}/describe/layouts/{record_type}")
+def layout_for_record_type(req: ApiRequest) -> Reply:
+    """Orgs in sfemu have only the master record type, so every record type id gets its
+    layout (as Salesforce answers for the master record type 012000000000000AAA)."""
+    obj = req.dml().object(req.params["sobject"])
+    layouts = describe_layouts(obj, req.session, req.session.org.layout_required, req.version)
+    return Reply(body=layouts["layouts"][0])
+
+
 @ROUTER.route("GET", "sobjects/{sobject}/{rid}")
 def retrieve(req: ApiRequest) -> Reply:
     dml = req.dml()

@@ -63,13 +63,13 @@ def _event(data: dict[str, Any], old: dict[str, Any] | None) -> None:
     if start is None:
         raise ApiError("REQUIRED_FIELD_MISSING", "Required fields are missing: "
                        "[StartDateTime]", ["StartDateTime"])
-    begin = parse_datetime(start)
+    begin = parse_datetime(str(start))
     # An end the client set wins; otherwise the end follows the start by the duration, as
     # Salesforce keeps an event's length when only its start moves.
     end_set = end is not None and (old is None or old.get("EndDateTime") != end
                                    or minutes is None)
     if end_set:
-        span = int((parse_datetime(end) - begin).total_seconds() // 60)
+        span = int((parse_datetime(str(end)) - begin).total_seconds() // 60)
         if span < 0:
             raise ApiError("FIELD_INTEGRITY_EXCEPTION",
                            "End Date Time: End time must be after the start time",

@@ -10,6 +10,7 @@ delivery is at least once.  The document is described in docs/realtime-webhook.m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -78,10 +79,8 @@ class RealtimePackage:
             while True:
                 delay = await self.deliver_due(client)
                 self.wakeup.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout=delay)
-                except TimeoutError:
-                    pass
 
     async def deliver_due(self, client: httpx.AsyncClient) -> float:
         """Post every due row; answer how long to sleep before the next one falls due."""

@@ -78,7 +78,7 @@ class FieldDef:
 
     @property
     def required(self) -> bool:
-        """Required on create: not nillable and not defaulted (what REQUIRED_FIELD_MISSING checks)."""
+        """Required on create: not nillable and not defaulted (REQUIRED_FIELD_MISSING)."""
         return not self.nillable and not self.defaulted_on_create and self.createable
 
     @property
@@ -125,6 +125,7 @@ class ObjectDef:
     custom: bool = False
     allow_activities: bool = False
     owned: bool = True
+    writable: bool = True  # False for setup objects the data API only reads
     layout_required: list[str] = field(default_factory=list)
     child_relationships: list[ChildRelationship] = field(default_factory=list)
 
@@ -172,9 +173,9 @@ class OrgSchema:
 
     def by_prefix(self, prefix: str) -> ObjectDef | None:
         for obj in self.objects.values():
-            if obj.key_prefix == prefix or obj.key_prefix.lower() == prefix.lower() and (
+            if obj.key_prefix == prefix or (obj.key_prefix.lower() == prefix.lower() and (
                 obj.name == "OpportunityContactRole"
-            ):
+            )):
                 return obj
         return None
 

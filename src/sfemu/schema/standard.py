@@ -75,12 +75,13 @@ def _address(prefix: str) -> list[FieldDef]:
 
 
 def _obj(name: str, label: str, plural: str, fields: list[FieldDef], *, owned: bool = True,
-         activities: bool = False, layout_required: list[str] | None = None) -> ObjectDef:
+         activities: bool = False, layout_required: list[str] | None = None,
+         writable: bool = True) -> ObjectDef:
     all_fields = system_fields(owned) + fields
     return ObjectDef(
         name=name, label=label, label_plural=plural, key_prefix=KEY_PREFIXES[name],
         fields={f.name: f for f in all_fields}, allow_activities=activities, owned=owned,
-        layout_required=layout_required or [],
+        layout_required=layout_required or [], writable=writable,
     )
 
 
@@ -112,8 +113,21 @@ def _build() -> dict[str, ObjectDef]:
                             "Europe/Paris", "UTC")),
         ], owned=False, layout_required=["LastName", "Email", "Alias", "Username", "ProfileId"]),
         _obj("Profile", "Profile", "Profiles", [
-            _f("Name", "string", length=255, nillable=False),
-        ], owned=False),
+            _readonly("Name", "string", length=255, nillable=False),
+        ], owned=False, writable=False),
+        _obj("Organization", "Organization", "Organizations", [
+            _readonly("Name", "string", length=80, nillable=False),
+            _readonly("OrganizationType", "picklist", label="Edition",
+                      picklist=_pl("Enterprise Edition", "Unlimited Edition",
+                                   "Developer Edition", "Performance Edition",
+                                   "Professional Edition", "Essentials Edition")),
+            _readonly("IsSandbox", "boolean", nillable=False, defaulted_on_create=True,
+                      default=False),
+            _readonly("InstanceName", "string", length=5),
+            _readonly("LanguageLocaleKey", "string", length=40),
+            _readonly("TimeZoneSidKey", "string", length=40),
+            _readonly("Country", "string", length=80),
+        ], owned=False, writable=False),
         _obj("Account", "Account", "Accounts", [
             _readonly("MasterRecordId", "reference", reference_to=["Account"],
                       relationship_name="MasterRecord", label="Master Record ID"),
