@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sfemu.behaviour.values import format_datetime
+from sfemu.behaviour.values import format_datetime, parse_datetime
 from sfemu.errors import ApiError
 from sfemu.org.ids import KEY_PREFIXES, make_id, to18
 from sfemu.org.model import DEFAULT_DAILY_LIMIT, Org, ProfilePerms
@@ -62,7 +62,6 @@ class Emulator:
         self._schemas: dict[str, OrgSchema] = {}
         self.usage_by_user: Counter[str] = Counter()
         self.usage_total = 0
-        self._last_stamp = 0.0
         self.listeners: list[Callable[[], None]] = []
         for (data,) in store.execute("SELECT data FROM org").fetchall():
             org = Org.from_json(json.loads(data))
@@ -74,11 +73,15 @@ class Emulator:
     def now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
 
-    def stamp(self) -> str:
-        """A SystemModstamp: strictly increasing at millisecond resolution within this server."""
-        t = max(self.clock(), self._last_stamp + 0.001)
-        self._last_stamp = t
-        return format_datetime(dt.datetime.fromtimestamp(t, dt.UTC))
+    def stamp(self, previous: str | None = None) -> str:
+        """A SystemModstamp: now, at Salesforce's millisecond resolution.  A record's next
+        stamp is always later than its ``previous`` one, so two changes within a millisecond
+        stay ordered (without letting the clock run ahead for everyone else)."""
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        if previous is not None:
+            floor = parse_datetime(previous) + dt.timedelta(milliseconds=1)
+            now = max(now, floor)
+        return format_datetime(now)
 
     # -- orgs ---------------------------------------------------------------------------------
     def orgs(self) -> list[Org]:
@@ -100,7 +103,7 @@ class Emulator:
         record = self.store.get_many("Organization", org.id, [org.id]).get(org.id)
         if record is not None and record.data["OrganizationType"] != f"{org.edition} Edition":
             record.data["OrganizationType"] = f"{org.edition} Edition"
-            record.data["SystemModstamp"] = self.stamp()
+            record.data["SystemModstamp"] = self.stamp(record.data["SystemModstamp"])
             self.store.update("Organization", [record])
 
     def create_org(self, name: str, *, edition: str = "Enterprise", sandbox_of: str | None = None,

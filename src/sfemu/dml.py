@@ -340,7 +340,7 @@ class Dml:
     # -- helpers ------------------------------------------------------------------------------
     def touch(self, obj: ObjectDef, data: dict[str, Any], *, user_change: bool) -> None:
         """SystemModstamp moves on every change; LastModified* only on a user's change."""
-        data["SystemModstamp"] = self.emu.stamp()
+        data["SystemModstamp"] = self.emu.stamp(data.get("SystemModstamp"))
         if user_change:
             data["LastModifiedDate"] = data["SystemModstamp"]
             data["LastModifiedById"] = self.session.user_id

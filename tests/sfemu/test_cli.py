@@ -45,7 +45,8 @@ def test_serve_with_seed_and_admin_commands(tmp_path_factory: pytest.TempPathFac
         server.stop()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(min_size=0, max_size=80) | st.builds(
     lambda a, b: f"SELECT {a} FROM Contact WHERE {b}", st.text(max_size=20),
     st.text(max_size=30)))

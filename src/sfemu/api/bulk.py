@@ -16,7 +16,6 @@ from typing import Any
 
 from sfemu.api.query import StoreQueryContext
 from sfemu.api.routing import ROUTER, ApiRequest, Reply
-from sfemu.behaviour.values import csv_value
 from sfemu.core import Emulator, Session
 from sfemu.dml import Dml
 from sfemu.errors import ApiError, not_found
@@ -71,11 +70,21 @@ _DELIMS = {"COMMA": ",", "TAB": "\t", "SEMICOLON": ";", "PIPE": "|", "CARET": "^
            "BACKQUOTE": "`"}
 
 
-def _writer_line(job: dict[str, Any], values: list[str]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, delimiter=_DELIMS.get(job["columnDelimiter"], ","), quoting=csv.QUOTE_ALL,
-               lineterminator="\r\n" if job["lineEnding"] == "CRLF" else "\n").writerow(values)
-    return buf.getvalue()
+class _LineWriter:
+    """Formats one CSV line at a time in the job's dialect, every value quoted (as Bulk 2.0)."""
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        self._buf = io.StringIO()
+        self._writer = csv.writer(self._buf, delimiter=_DELIMS.get(job["columnDelimiter"], ","),
+                                  quoting=csv.QUOTE_ALL,
+                                  lineterminator="\r\n" if job["lineEnding"] == "CRLF" else "\n")
+
+    def line(self, values: list[str]) -> str:
+        self._buf.seek(0)
+        self._buf.truncate()
+        self._writer.writerow(values)
+        return self._buf.getvalue()
+
 
 
 # -- query jobs -------------------------------------------------------------------------------
@@ -184,7 +193,8 @@ async def _run_query_job(emu: Emulator, job: dict[str, Any], session: Session) -
     ctx = StoreQueryContext(emu, session, str(job["apiVersion"]))
     query = compile_query(job["_query"], ctx)
     include_deleted = job["operation"] == "queryAll"
-    job["_header"] = _writer_line(job, query.columns)
+    writer = _LineWriter(job)
+    job["_header"] = writer.line(query.columns)
     seq = 0
     after = ""
     while True:
@@ -196,8 +206,8 @@ async def _run_query_job(emu: Emulator, job: dict[str, Any], session: Session) -
         for rid, record in rows:
             if query.limit is not None and seq >= query.limit:
                 break
-            values = [csv_value(None, v) for v in query.flatten(record)]
-            lines.append((job["id"], "result", seq, _writer_line(job, values)))
+            values = ["" if v is None else v for v in query.flatten(record)]
+            lines.append((job["id"], "result", seq, writer.line(values)))
             seq += 1
             after = rid
             if query.resumable and len(lines) >= CHUNK:
@@ -292,7 +302,7 @@ def _result_file(part: str) -> Any:
         if job["state"] not in ("JobComplete", "Failed", "Aborted"):
             raise ApiError("INVALIDJOBSTATE", f"Job is not complete: {job['state']}")
         emu = req.emu
-        head = _writer_line(job, [*_RESULT_PREFIX[part], *job.get("_columns", [])])
+        head = _LineWriter(job).line([*_RESULT_PREFIX[part], *job.get("_columns", [])])
 
         def stream() -> Iterator[bytes]:
             yield head.encode()
@@ -328,6 +338,7 @@ async def _run_ingest_job(emu: Emulator, job: dict[str, Any], session: Session) 
         job["errorMessage"] = "InvalidBatch : Failed to parse CSV. Found no header."
         return
     job["_columns"] = header
+    writer = _LineWriter(job)
     counters = {"success": 0, "failed": 0}
     pending: list[list[str]] = []
 
@@ -341,12 +352,12 @@ async def _run_ingest_job(emu: Emulator, job: dict[str, Any], session: Session) 
                 try:
                     with emu.store.transaction():
                         rid, created = _ingest_one(dml, job, record)
-                    line = _writer_line(job, [rid, "true" if created else "false", *values])
+                    line = writer.line([rid, "true" if created else "false", *values])
                     out.append((job["id"], "success", counters["success"], line))
                     counters["success"] += 1
                 except ApiError as exc:
                     error = f"{exc.error_code}:{exc.message}:{','.join(exc.fields)} --"
-                    line = _writer_line(job, [str(record.get("Id") or ""), error, *values])
+                    line = writer.line([str(record.get("Id") or ""), error, *values])
                     out.append((job["id"], "failed", counters["failed"], line))
                     counters["failed"] += 1
             emu.store.executemany(

@@ -110,15 +110,3 @@ def coerce(field: FieldDef, value: Any) -> Any:
             raise _parser_error(value, "id")
         return value
     return value
-
-
-def csv_value(field: FieldDef | None, value: Any) -> str:
-    """A stored value as Bulk API CSV shows it."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value == int(value) and (field is None or field.type in (
-            "int", "long")):
-        return str(int(value))
-    return str(value)
