@@ -6,24 +6,12 @@ import csv
 import datetime as dt
 import io
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.conftest import Sfemu
 from tests.sfemu.rest_helpers import Rest, V
-
-
-@pytest.fixture
-def org(sfemu: Sfemu) -> dict[str, str]:
-    return sfemu.new_org()
-
-
-@pytest.fixture
-def admin(sfemu: Sfemu, org: dict[str, str]) -> Iterator[Rest]:
-    with Rest(sfemu, org["admin"]) as rest:
-        yield rest
 
 
 def test_limit_info_counts_every_call(sfemu: Sfemu, org: dict[str, str], admin: Rest) -> None:

@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from sfemu.org.ids import checksum
 from tests.conftest import Sfemu
 from tests.sfemu.rest_helpers import Rest
-
-
-@pytest.fixture
-def org(sfemu: Sfemu) -> dict[str, str]:
-    return sfemu.new_org()
-
-
-@pytest.fixture
-def admin(sfemu: Sfemu, org: dict[str, str]) -> Iterator[Rest]:
-    with Rest(sfemu, org["admin"]) as rest:
-        yield rest
-
-
-@pytest.fixture
-def rep(sfemu: Sfemu, org: dict[str, str]) -> Iterator[Rest]:
-    with Rest(sfemu, org["rep"]) as rest:
-        yield rest
 
 
 def test_ids_have_prefixes_and_checksums(admin: Rest) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
 import json
 import secrets
@@ -120,24 +121,9 @@ def create_query_job(req: ApiRequest) -> Reply:
     return Reply(200, _job_info(job))
 
 
-@ROUTER.route("GET", "jobs/query")
-def list_query_jobs(req: ApiRequest) -> Reply:
-    return Reply(body=_list(req, "V2Query"))
-
-
-@ROUTER.route("GET", "jobs/query/{job}")
-def get_query_job(req: ApiRequest) -> Reply:
-    return Reply(body=_job_info(_load(req, "V2Query")))
-
-
 @ROUTER.route("PATCH", "jobs/query/{job}")
 def abort_query_job(req: ApiRequest) -> Reply:
     return _abort(req, "V2Query")
-
-
-@ROUTER.route("DELETE", "jobs/query/{job}")
-def delete_query_job(req: ApiRequest) -> Reply:
-    return _delete(req, "V2Query")
 
 
 @ROUTER.route("GET", "jobs/query/{job}/results")
@@ -275,21 +261,6 @@ def close_ingest_job(req: ApiRequest) -> Reply:
         _save(req.emu, job)
     _spawn(req.emu, job["id"])
     return Reply(200, _job_info(job))
-
-
-@ROUTER.route("GET", "jobs/ingest")
-def list_ingest_jobs(req: ApiRequest) -> Reply:
-    return Reply(body=_list(req, "V2Ingest"))
-
-
-@ROUTER.route("GET", "jobs/ingest/{job}")
-def get_ingest_job(req: ApiRequest) -> Reply:
-    return Reply(body=_job_info(_load(req, "V2Ingest")))
-
-
-@ROUTER.route("DELETE", "jobs/ingest/{job}")
-def delete_ingest_job(req: ApiRequest) -> Reply:
-    return _delete(req, "V2Ingest")
 
 
 _RESULT_PREFIX = {"success": ["sf__Id", "sf__Created"], "failed": ["sf__Id", "sf__Error"],
@@ -433,11 +404,15 @@ def resume_jobs(emu: Emulator) -> None:
             _spawn(emu, job_id)
 
 
-def _list(req: ApiRequest, kind: str) -> dict[str, Any]:
+def _list(req: ApiRequest, kind: str) -> Reply:
     records = [_job_info(json.loads(data)) for (data,) in req.emu.store.execute(
         "SELECT data FROM bulk_job WHERE org_id = ? AND kind = ? ORDER BY id",
         [req.session.org.id, kind]).fetchall()]
-    return {"done": True, "records": records, "nextRecordsUrl": None}
+    return Reply(body={"done": True, "records": records, "nextRecordsUrl": None})
+
+
+def _get(req: ApiRequest, kind: str) -> Reply:
+    return Reply(body=_job_info(_load(req, kind)))
 
 
 def _abort(req: ApiRequest, kind: str) -> Reply:
@@ -458,3 +433,11 @@ def _delete(req: ApiRequest, kind: str) -> Reply:
         req.emu.store.execute("DELETE FROM bulk_row WHERE job_id = ?", [job["id"]])
         req.emu.store.execute("DELETE FROM bulk_job WHERE id = ?", [job["id"]])
     return Reply(204)
+
+
+# Listing, reading and deleting work alike for both kinds of job.
+for _kind, _segment in (("V2Query", "query"), ("V2Ingest", "ingest")):
+    for _method, _path, _fn in (("GET", f"jobs/{_segment}", _list),
+                                ("GET", f"jobs/{_segment}/{{job}}", _get),
+                                ("DELETE", f"jobs/{_segment}/{{job}}", _delete)):
+        ROUTER.route(_method, _path)(functools.partial(_fn, kind=_kind))
