@@ -18,7 +18,8 @@ from starlette.routing import Route
 import sfemu.api.bulk
 import sfemu.api.composite
 import sfemu.api.query
-import sfemu.api.rest  # noqa: F401  (registers the REST routes)
+import sfemu.api.rest
+import sfemu.api.search  # noqa: F401  (these modules register the REST routes)
 from sfemu.api import oauth, soap
 from sfemu.api.admin import Admin
 from sfemu.api.bulk import resume_jobs

@@ -176,7 +176,8 @@ class Emulator:
         return self.new_ids(org, sobject, 1)[0]
 
     def new_ids(self, org: Org, sobject: str, count: int) -> list[str]:
-        prefix = self.schema(org).objects[sobject].key_prefix
+        obj = self.schema(org).objects.get(sobject)
+        prefix = obj.key_prefix if obj is not None else KEY_PREFIXES[sobject]
         first = self.store.next_counter(f"id:{prefix}", count)
         return [make_id(prefix, org.pod, first + i) for i in range(count)]
 

@@ -300,3 +300,31 @@ def test_data_survives_a_restart(tmp_path_factory: pytest.TempPathFactory) -> No
             assert rest.create("Account", Name="Next") != rid
     finally:
         server.stop()
+
+
+def test_sosl_search(admin: Rest) -> None:
+    acct = admin.create("Account", Name="Globex Corporation")
+    jane = admin.create("Contact", FirstName="Jane", LastName="Doe", AccountId=acct,
+                        Email="jane.doe@globex.example", Phone="555-0100")
+    lead = admin.create("Lead", LastName="Doe", Company="Initech", Email="doe@initech.example")
+    admin.create("Contact", LastName="Other", Email="other@else.example")
+
+    def search(q: str) -> list[str]:
+        r = admin.call("GET", "search", params={"q": q})
+        assert r.status_code == 200, r.text
+        return [x["Id"] for x in r.json()["searchRecords"]]
+
+    assert set(search("FIND {Doe}")) == {jane, lead}
+    assert search("FIND {globex.example} IN EMAIL FIELDS RETURNING Contact(Id, Email)") == [jane]
+    assert search("FIND {glob*} IN ALL FIELDS RETURNING Account(Id, Name)") == [acct]
+    assert search("FIND {Doe} RETURNING Contact(Id WHERE AccountId != null), Lead") == [
+        jane, lead]
+    assert len(search("FIND {Doe} RETURNING Contact(Id), Lead(Id) LIMIT 1")) == 1
+    assert search("FIND {Jane Doe} IN NAME FIELDS RETURNING Contact") == [jane]
+    records = admin.call("GET", "search", params={
+        "q": "FIND {Doe} RETURNING Contact(Name, Account.Name ORDER BY Name)"}).json()
+    assert records["searchRecords"][0]["Account"]["Name"] == "Globex Corporation"
+    bad = admin.call("GET", "search", params={"q": "FIND Doe"})
+    assert admin.error(bad)["errorCode"] == "MALFORMED_SEARCH"
+    field = admin.call("GET", "search", params={"q": "FIND {Doe} RETURNING Contact(Nope)"})
+    assert admin.error(field)["errorCode"] == "INVALID_FIELD"

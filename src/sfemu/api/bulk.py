@@ -11,7 +11,6 @@ import csv
 import functools
 import io
 import json
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,7 +45,7 @@ def _load(req: ApiRequest, kind: str) -> dict[str, Any]:
 
 def _new_job(req: ApiRequest, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     now = req.emu.stamp()
-    return {"id": "750" + req.session.org.pod + secrets.token_hex(6).upper()[:10] + "AAA",
+    return {"id": req.emu.new_id(req.session.org, "BulkJob"),
             "operation": fields["operation"], "object": fields["object"],
             "createdById": req.session.user_id, "createdDate": now, "systemModstamp": now,
             "state": fields.get("state", "UploadComplete"), "concurrencyMode": "Parallel",

@@ -21,8 +21,8 @@ def versions_list() -> list[dict[str, str]]:
 
 @ROUTER.route("GET", "")
 def resource_map(req: ApiRequest) -> Reply:
-    names = ["sobjects", "query", "queryAll", "composite", "limits", "search", "tooling",
-             "jobs/query", "jobs/ingest", "recent", "analytics"]
+    names = ["sobjects", "query", "queryAll", "composite", "limits", "search", "jobs/query",
+             "jobs/ingest"]
     return Reply(body={n: f"{req.base}/{n}" for n in names})
 
 

@@ -45,6 +45,9 @@ async def login(request: Request, emu: Emulator, sandbox_host: bool) -> Response
         return fault("INVALID_LOGIN", "Invalid username, password, security token; or user "
                      "locked out.")
     org, user_id = found
+    if not org.api_enabled:
+        return fault("API_DISABLED_FOR_ORG", "API is not enabled for this Organization or "
+                     "Partner")
     version = request.path_params.get("version", "59.0")
     session_id = emu.issue_token(org, user_id, "access", ttl=emu.token_ttl)
     user = emu.user(org, user_id)

@@ -20,6 +20,7 @@ KEY_PREFIXES: dict[str, str] = {
     "Organization": "00D",
     "OpportunityContactRole": "00K",
     "Profile": "00e",
+    "BulkJob": "750",  # AsyncApexJob-style ids of Bulk API jobs
 }
 # Salesforce writes OpportunityContactRole ids with prefix 00K; the issue names it 00k, which
 # real orgs never show because prefixes are case-sensitive.  Both are accepted on input.
