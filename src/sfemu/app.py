@@ -7,8 +7,9 @@ import contextlib
 import json
 import logging
 import re
+import tempfile
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import IO, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -50,6 +51,18 @@ def _render(reply: Reply, headers: dict[str, str]) -> Response:
                     media_type=reply.media_type)
 
 
+async def _read_body(request: Request) -> tuple[bytes, IO[bytes] | None]:
+    """JSON bodies are small and read whole; uploads (PUT: Bulk CSV) are spooled to disk past
+    a megabyte so a large upload never sits in memory."""
+    if request.method != "PUT":
+        return await request.body(), None
+    spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115 - closed by rest()
+    async for chunk in request.stream():
+        spool.write(chunk)
+    spool.seek(0)
+    return b"", spool
+
+
 def create_app(emu: Emulator) -> Starlette:
     realtime = RealtimePackage(emu)
     faults = Faults()
@@ -82,10 +95,11 @@ def create_app(emu: Emulator) -> Starlette:
         limit_header = {"Sforce-Limit-Info": f"api-usage={used}/{maximum}"}
         if plan.lock:
             return _error(faults_mod.lock_error(), limit_header)
+        body, body_file = await _read_body(request)
         req = ApiRequest(emu, session, version, request.method,
                          request.path_params["path"].strip("/"), dict(request.query_params),
-                         {k.lower(): v for k, v in request.headers.items()},
-                         await request.body())
+                         {k.lower(): v for k, v in request.headers.items()}, body,
+                         body_file=body_file)
         try:
             reply = ROUTER.dispatch(req)
         except ApiError as exc:
@@ -95,6 +109,9 @@ def create_app(emu: Emulator) -> Starlette:
             reply = Reply(500, [{"errorCode": "UNKNOWN_EXCEPTION", "message": "An unexpected "
                                  "error occurred. Please include this ErrorId if you contact "
                                  "support: sfemu", "fields": []}])
+        finally:
+            if body_file is not None:
+                body_file.close()
         if plan.timeout_seconds:
             await asyncio.sleep(plan.timeout_seconds)
         return _render(reply, limit_header)

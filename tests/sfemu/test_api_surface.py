@@ -328,3 +328,33 @@ def test_sosl_search(admin: Rest) -> None:
     assert admin.error(bad)["errorCode"] == "MALFORMED_SEARCH"
     field = admin.call("GET", "search", params={"q": "FIND {Doe} RETURNING Contact(Nope)"})
     assert admin.error(field)["errorCode"] == "INVALID_FIELD"
+
+
+def test_bulk_ingest_of_a_large_upload(admin: Rest) -> None:
+    """A 3 MB upload is stored in 1 MB pieces: quoted line breaks and multi-byte characters
+    that straddle a piece boundary must still come out whole."""
+    rows = [f'Zoë{i},z{i}@x.example,"line one é\nline two {i} ' + "ü" * (i % 50 + 100) + '"'
+            for i in range(12_000)]
+    data = "LastName,Email,Description\n" + "\n".join(rows) + "\n"
+    assert len(data.encode()) > 3 * (1 << 20)
+    jid = admin.call("POST", "jobs/ingest", json={"object": "Contact",
+                                                  "operation": "insert"}).json()["id"]
+    up = admin.call("PUT", f"jobs/ingest/{jid}/batches", content=data.encode(),
+                    headers={"Content-Type": "text/csv"})
+    assert up.status_code == 201
+    admin.call("PATCH", f"jobs/ingest/{jid}", json={"state": "UploadComplete"})
+    for _ in range(600):
+        job = admin.call("GET", f"jobs/ingest/{jid}").json()
+        if job["state"] == "JobComplete":
+            break
+        time.sleep(0.05)
+    assert job["numberRecordsProcessed"] == 12_000 and job["numberRecordsFailed"] == 0
+    sample = admin.query("SELECT LastName, Description FROM Contact WHERE "
+                         "Email = 'z11999@x.example'")["records"][0]
+    assert sample["LastName"] == "Zoë11999"
+    assert sample["Description"] == "line one é\nline two 11999 " + "ü" * (11999 % 50 + 100)
+    assert admin.query("SELECT COUNT() FROM Contact")["totalSize"] == 12_000
+    bad = admin.call("POST", "jobs/ingest", json={"object": "Contact", "operation": "insert"})
+    bid = bad.json()["id"]
+    refused = admin.call("PUT", f"jobs/ingest/{bid}/batches", content=b"LastName\n\xff\xfe\n")
+    assert admin.error(refused)["errorCode"] == "INVALIDJOB"

@@ -7,6 +7,7 @@ are produced and are streamed back from there, so neither side holds a whole exp
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import functools
 import io
@@ -23,6 +24,7 @@ from sfemu.soql.context import SoqlError
 from sfemu.soql.evaluator import compile_query
 
 CHUNK = 2000
+UPLOAD_CHUNK = 1 << 20  # bytes of an upload stored per row
 INGEST_COMMIT = 200  # records per transaction, as triggers see them
 DEFAULT_MAX_RECORDS = 100_000
 _tasks: set[asyncio.Task[None]] = set()
@@ -237,11 +239,22 @@ def upload(req: ApiRequest) -> Reply:
     job = _load(req, "V2Ingest")
     if job["state"] != "Open":
         raise ApiError("INVALIDJOBSTATE", "Upload is only allowed while the job is Open")
+    source = req.body_file or io.BytesIO(req.body)
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
     with req.emu.store.transaction():
-        req.emu.store.execute(
-            "INSERT INTO bulk_row(job_id, part, seq, line) VALUES (?,?,?,?)",
-            [job["id"], "input", job["_chunks"], req.body.decode("utf-8-sig")])
-        job["_chunks"] += 1
+        while True:
+            raw = source.read(UPLOAD_CHUNK)
+            try:
+                text = decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError:
+                raise ApiError("INVALIDJOB", "The uploaded CSV is not valid UTF-8") from None
+            if text:
+                req.emu.store.execute(
+                    "INSERT INTO bulk_row(job_id, part, seq, line) VALUES (?,?,?,?)",
+                    [job["id"], "input", job["_chunks"], text])
+                job["_chunks"] += 1
+            if not raw:
+                break
         _save(req.emu, job)
     return Reply(201)
 
@@ -295,8 +308,18 @@ def _input_rows(emu: Emulator, job: dict[str, Any]) -> Iterator[list[str]]:
                 "SELECT line FROM bulk_row WHERE job_id = ? AND part = 'input' AND seq = ?",
                 [job["id"], seq]).fetchone()
             if row:
-                yield from io.StringIO(row[0])
-    yield from csv.reader(chunks(), delimiter=_DELIMS.get(job["columnDelimiter"], ","))
+                yield row[0]
+
+    def lines() -> Iterator[str]:
+        # Stored chunks end anywhere, even inside a line: carry the tail to the next chunk.
+        tail = ""
+        for chunk in chunks():
+            parts = (tail + chunk).splitlines(keepends=True)
+            tail = parts.pop() if parts and not parts[-1].endswith(("\n", "\r")) else ""
+            yield from parts
+        if tail:
+            yield tail
+    yield from csv.reader(lines(), delimiter=_DELIMS.get(job["columnDelimiter"], ","))
 
 
 async def _run_ingest_job(emu: Emulator, job: dict[str, Any], session: Session) -> None:

@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from sfemu.core import Emulator, Session
 from sfemu.dml import Dml, WriteOptions
@@ -28,6 +28,7 @@ class ApiRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)
+    body_file: IO[bytes] | None = None  # large uploads (PUT) arrive spooled, not in memory
 
     def json(self) -> Any:
         if not self.body:
