@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 models, the engine, and repositories; Alembic migrations in migrations/."""

@@ -1,0 +1,256 @@
+"""Tether's tables.  Every row that belongs to a workspace carries workspace_id, and every
+query that reads one filters on it (tenants never see each other's data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON,
+                           dt.datetime: DateTime(timezone=True)}
+
+
+class Workspace(Base):
+    __tablename__ = "workspace"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    plan: Mapped[str] = mapped_column(String(20), default="growth")
+    default_role_id: Mapped[str | None] = mapped_column(String(32))
+    # The org this workspace is bound to: set by the first connection, required of the others.
+    salesforce_org_id: Mapped[str | None] = mapped_column(String(18))
+    salesforce_instance_url: Mapped[str | None] = mapped_column(String(300))
+    salesforce_is_sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    sync_user_membership_id: Mapped[str | None] = mapped_column(String(32))
+    realtime_token_hash: Mapped[str | None] = mapped_column(String(64))
+    realtime_token_created_at: Mapped[dt.datetime | None]
+    last_webhook_at: Mapped[dt.datetime | None]
+    interval_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Membership(Base):
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("workspace_id", "user_id"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    access: Mapped[str] = mapped_column(String(10), default="member")  # admin | member
+    role_id: Mapped[str | None] = mapped_column(ForeignKey("role.id", ondelete="SET NULL"))
+    # Used only when the role lets individuals manage their own Salesforce settings.
+    own_settings: Mapped[dict[str, Any] | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_key"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    membership_id: Mapped[str] = mapped_column(ForeignKey("membership.id",
+                                                          ondelete="CASCADE"))
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class RoleRow(Base):
+    __tablename__ = "role"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    settings: Mapped[dict[str, Any]]
+    members_manage_own: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Exclusion(Base):
+    __tablename__ = "exclusion"
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "value"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # address | domain
+    value: Mapped[str] = mapped_column(String(320))
+
+
+class SalesforceConnection(Base):
+    """One member's Salesforce login.  Tokens are encrypted with the configured key."""
+
+    __tablename__ = "salesforce_connection"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              index=True)
+    membership_id: Mapped[str] = mapped_column(ForeignKey("membership.id",
+                                                          ondelete="CASCADE"), unique=True)
+    login_url: Mapped[str] = mapped_column(String(300))
+    instance_url: Mapped[str] = mapped_column(String(300))
+    org_id: Mapped[str] = mapped_column(String(18))
+    salesforce_user_id: Mapped[str] = mapped_column(String(18))
+    salesforce_username: Mapped[str] = mapped_column(String(320))
+    access_token_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    refresh_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20), default="connected")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    connected_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class OAuthAttempt(Base):
+    """A connect flow in progress: the state (hashed) and the PKCE verifier (encrypted)."""
+
+    __tablename__ = "oauth_attempt"
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    membership_id: Mapped[str] = mapped_column(ForeignKey("membership.id",
+                                                          ondelete="CASCADE"))
+    verifier_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    redirect_uri: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CustomObjectConfig(Base):
+    __tablename__ = "custom_object"
+    __table_args__ = (UniqueConstraint("workspace_id", "sobject"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              index=True)
+    sobject: Mapped[str] = mapped_column(String(80))
+    label: Mapped[str] = mapped_column(String(200))
+    # Relationship fields and the object each points at: {"Account__c": "Account", …}
+    relationship_fields: Mapped[dict[str, Any]]
+
+
+class MirrorRecord(Base):
+    """The local copy of one Salesforce record: key columns for lookups, all fields in data."""
+
+    __tablename__ = "mirror_record"
+    __table_args__ = (
+        Index("ix_mirror_email", "workspace_id", "email_lower"),
+        Index("ix_mirror_account", "workspace_id", "sobject", "account_id"),
+        Index("ix_mirror_contact", "workspace_id", "contact_id"),
+        Index("ix_mirror_opportunity", "workspace_id", "opportunity_id"),
+        Index("ix_mirror_modstamp", "workspace_id", "sobject", "system_modstamp"),
+    )
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    sf_id: Mapped[str] = mapped_column(String(18), primary_key=True)
+    sobject: Mapped[str] = mapped_column(String(80))
+    system_modstamp: Mapped[str] = mapped_column(String(28))
+    is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_lower: Mapped[str | None] = mapped_column(String(320))
+    account_id: Mapped[str | None] = mapped_column(String(18))
+    contact_id: Mapped[str | None] = mapped_column(String(18))
+    opportunity_id: Mapped[str | None] = mapped_column(String(18))
+    owner_id: Mapped[str | None] = mapped_column(String(18))
+    converted_contact_id: Mapped[str | None] = mapped_column(String(18))
+    master_record_id: Mapped[str | None] = mapped_column(String(18))
+    data: Mapped[dict[str, Any]]
+
+
+class FieldMetadata(Base):
+    __tablename__ = "field_metadata"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    sobject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    fields: Mapped[list[Any]]
+    layout_required: Mapped[list[Any]]
+    fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SyncState(Base):
+    """Per object: the interval watermark, and where an interrupted audit resumes."""
+
+    __tablename__ = "sync_state"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    sobject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    watermark: Mapped[str | None] = mapped_column(String(28))
+    audited_at: Mapped[dt.datetime | None]
+    needs_audit: Mapped[bool] = mapped_column(Boolean, default=True)
+    audit_job_id: Mapped[str | None] = mapped_column(String(18))
+    audit_locator: Mapped[str | None] = mapped_column(String(40))
+
+
+class SyncRun(Base):
+    """The lifecycle record every sync leaves: what ran, how it ended, what it cost."""
+
+    __tablename__ = "sync_run"
+    __table_args__ = (Index("ix_sync_run_ws_started", "workspace_id", "started_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # audit|interval|realtime|deletions|fields
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    outcome: Mapped[str] = mapped_column(String(20), default="running")
+    records_changed: Mapped[int] = mapped_column(Integer, default=0)
+    api_calls: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiUsage(Base):
+    """The usage ledger: what Sforce-Limit-Info said last, and the calls Tether made, per day."""
+
+    __tablename__ = "api_usage"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    tether_calls: Mapped[int] = mapped_column(Integer, default=0)
+    org_used: Mapped[int] = mapped_column(Integer, default=0)
+    org_max: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """A unit of background work.  The row is the truth; a queue only wakes workers up."""
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_due", "status", "run_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(40))
+    workspace_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    # Jobs sharing a lock_key never run at the same time (one sync per workspace).
+    lock_key: Mapped[str | None] = mapped_column(String(80))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(12), default="queued")  # queued|running|done|failed
+    run_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
