@@ -20,8 +20,20 @@ class Settings(BaseSettings):
     salesforce_client_id: str = "tether"
     salesforce_client_secret: str = "tether-secret"  # noqa: S105 - sfemu's documented demo app
     salesforce_api_version: str = "59.0"
+    secret_key: str | None = Field(default=None, description="Fernet key encrypting Salesforce "
+                                   "tokens at rest; default a key file in data_dir")
+    public_url: str | None = Field(default=None, description="Where users reach Tether "
+                                   "(OAuth redirect and webhook URLs); default http://127.0.0.1:port")
     port: int = 8000
     emulator_port: int = 8765
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+    def effective_secret_key(self) -> str:
+        from tether.security import load_or_create_key
+        return self.secret_key or load_or_create_key(self.data_dir / "secret.key")
 
     @property
     def effective_database_url(self) -> str:

@@ -1,0 +1,2 @@
+"""Salesforce → Tether (pull: audit, interval, deletions, fields; real-time webhook) and,
+later, Tether → Salesforce (push)."""

@@ -1,0 +1,134 @@
+"""The mirror: local copies of the org's records, written newer-SystemModstamp-wins.
+
+Writes are idempotent and safe in any order: a record is replaced only by a copy with a later
+SystemModstamp, so a webhook delivered twice, late, or after an interval sync changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tether.store.models import MirrorRecord
+
+MIRRORED = ("Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole", "User",
+            "Task", "Event")
+_KEYS = ("system_modstamp", "is_deleted", "email_lower", "account_id", "contact_id",
+         "opportunity_id", "owner_id", "converted_contact_id", "master_record_id", "data",
+         "sobject")
+
+
+def key_columns(sobject: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns lookups use, taken from a record's fields."""
+    email = record.get("Email")
+    return {
+        "sobject": sobject,
+        "system_modstamp": str(record["SystemModstamp"]),
+        "is_deleted": bool(record.get("IsDeleted") or False),
+        "email_lower": email.strip().lower() if isinstance(email, str) and email else None,
+        "account_id": record.get("AccountId"),
+        "contact_id": record.get("ContactId") or (
+            record.get("WhoId") if str(record.get("WhoId") or "").startswith("003") else None),
+        "opportunity_id": record.get("OpportunityId"),
+        "owner_id": record.get("OwnerId"),
+        "converted_contact_id": record.get("ConvertedContactId"),
+        "master_record_id": record.get("MasterRecordId"),
+    }
+
+
+def upsert(db: Session, workspace_id: str, sobject: str,
+           records: Iterable[Mapping[str, Any]]) -> int:
+    """Insert or replace records whose SystemModstamp is newer; answers how many changed."""
+    rows = [{"workspace_id": workspace_id, "sf_id": r["Id"], **key_columns(sobject, r),
+             "data": dict(r)} for r in records]
+    if not rows:
+        return 0
+    dialect = db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(MirrorRecord)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[MirrorRecord.workspace_id, MirrorRecord.sf_id],
+        set_={k: getattr(stmt.excluded, k) for k in _KEYS},
+        where=MirrorRecord.system_modstamp < stmt.excluded.system_modstamp,
+    ).returning(MirrorRecord.sf_id)  # rows inserted or replaced; skipped ones return nothing
+    changed = 0
+    conn = db.connection()
+    for start in range(0, len(rows), 1000):
+        changed += len(conn.execute(stmt, rows[start:start + 1000]).all())
+    return changed
+
+
+def mark_deleted(db: Session, workspace_id: str, deleted: Iterable[tuple[str, str]]) -> int:
+    """Deletions seen through getDeleted: (Id, deletedDate); a later copy wins as usual."""
+    changed = 0
+    for sf_id, when in deleted:
+        row = db.get(MirrorRecord, (workspace_id, sf_id))
+        if row is None or row.is_deleted or row.system_modstamp >= when:
+            continue
+        row.is_deleted = True
+        row.system_modstamp = when
+        row.data = {**row.data, "IsDeleted": True, "SystemModstamp": when}
+        changed += 1
+    return changed
+
+
+def get(db: Session, workspace_id: str, sf_id: str) -> MirrorRecord | None:
+    return db.get(MirrorRecord, (workspace_id, sf_id))
+
+
+def _live(workspace_id: str) -> Any:
+    return and_(MirrorRecord.workspace_id == workspace_id, MirrorRecord.is_deleted.is_(False))
+
+
+def lookup(db: Session, workspace_id: str, email: str) -> list[dict[str, Any]]:
+    """What the mirror knows of an address, without an API call (CONTRACTS: lookup).
+
+    Converted Leads resolve to their Contact; merged-away and deleted records are gone."""
+    address = email.strip().lower()
+    people = db.scalars(select(MirrorRecord).where(
+        _live(workspace_id), MirrorRecord.email_lower == address,
+        MirrorRecord.sobject.in_(("Contact", "Lead")))).all()
+    contacts: dict[str, MirrorRecord] = {p.sf_id: p for p in people if p.sobject == "Contact"}
+    leads = [p for p in people if p.sobject == "Lead"]
+    for lead in leads:
+        target = lead.converted_contact_id
+        if target and target not in contacts:
+            row = get(db, workspace_id, target)
+            if row is not None and not row.is_deleted:
+                contacts[row.sf_id] = row
+    matches: list[dict[str, Any]] = []
+    for contact in contacts.values():
+        matches.append({"object": "Contact", "Id": contact.sf_id, "fields": contact.data,
+                        "account": _account(db, workspace_id, contact.account_id),
+                        "opportunities": _opportunities(db, workspace_id, contact)})
+    for lead in leads:
+        if not lead.data.get("IsConverted"):
+            matches.append({"object": "Lead", "Id": lead.sf_id, "fields": lead.data,
+                            "account": None, "opportunities": []})
+    return matches
+
+
+def _account(db: Session, workspace_id: str, account_id: str | None) -> dict[str, Any] | None:
+    if not account_id:
+        return None
+    row = get(db, workspace_id, account_id)
+    return None if row is None or row.is_deleted else dict(row.data)
+
+
+def _opportunities(db: Session, workspace_id: str, contact: MirrorRecord) -> list[dict[str, Any]]:
+    """Opportunities where the contact has a role, then the others on their account."""
+    role_opps = select(MirrorRecord.opportunity_id).where(
+        _live(workspace_id), MirrorRecord.sobject == "OpportunityContactRole",
+        MirrorRecord.contact_id == contact.sf_id)
+    conditions: list[ColumnElement[bool]] = [MirrorRecord.sf_id.in_(role_opps)]
+    if contact.account_id:
+        conditions.append(MirrorRecord.account_id == contact.account_id)
+    rows = db.scalars(select(MirrorRecord).where(
+        _live(workspace_id), MirrorRecord.sobject == "Opportunity", or_(*conditions))
+        .order_by(MirrorRecord.sf_id)).all()
+    role_ids = set(db.scalars(role_opps))
+    return [{**r.data, "ContactRole": r.sf_id in role_ids} for r in rows]

@@ -1,0 +1,51 @@
+"""Request dependencies: one database session per request (committed on success) and the
+calling member, from a Bearer API key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from tether.config import Settings
+from tether.security import Vault
+from tether.services.errors import Unauthorized
+from tether.services.workspaces import Actor, authenticate_api_key
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    vault: Vault
+
+
+def state(request: Request) -> AppState:
+    value: AppState = request.app.state.tether
+    return value
+
+
+def db_session(app: Annotated[AppState, Depends(state)]) -> Iterator[Session]:
+    with app.sessions() as db:
+        try:
+            yield db
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+
+
+def actor(db: Annotated[Session, Depends(db_session)],
+          authorization: Annotated[str | None, Header()] = None) -> Actor:
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("send Authorization: Bearer <API key>")
+    return authenticate_api_key(db, key.strip())
+
+
+Db = Annotated[Session, Depends(db_session)]
+Me = Annotated[Actor, Depends(actor)]
+State = Annotated[AppState, Depends(state)]
