@@ -49,11 +49,11 @@ def upsert(db: Session, workspace_id: str, sobject: str,
         return 0
     dialect = db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(MirrorRecord)
-    stmt = stmt.on_conflict_do_update(
+    base = insert(MirrorRecord)
+    stmt = base.on_conflict_do_update(
         index_elements=[MirrorRecord.workspace_id, MirrorRecord.sf_id],
-        set_={k: getattr(stmt.excluded, k) for k in _KEYS},
-        where=MirrorRecord.system_modstamp < stmt.excluded.system_modstamp,
+        set_={k: getattr(base.excluded, k) for k in _KEYS},
+        where=MirrorRecord.system_modstamp < base.excluded.system_modstamp,
     ).returning(MirrorRecord.sf_id)  # rows inserted or replaced; skipped ones return nothing
     changed = 0
     conn = db.connection()
