@@ -1,0 +1,1 @@
+"""Background work: a queue interface, and the embedded runner (a lease table + asyncio)."""
