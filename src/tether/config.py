@@ -17,6 +17,10 @@ class Settings(BaseSettings):
                                      "SQLite file in data_dir, or postgresql+psycopg://…")
     salesforce_url: str | None = Field(default=None, description="Salesforce (or sfemu) base "
                                        "URL; `tether demo` starts sfemu when unset")
+    salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_sandbox_login_url: str = "https://test.salesforce.com"
+    salesforce_verify: str | None = Field(default=None, description="CA bundle to trust for "
+                                          "Salesforce HTTPS (sfemu --tls); default the system's")
     salesforce_client_id: str = "tether"
     salesforce_client_secret: str = "tether-secret"  # noqa: S105 - sfemu's documented demo app
     salesforce_api_version: str = "59.0"

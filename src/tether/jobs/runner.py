@@ -22,7 +22,7 @@ class EmbeddedRunner:
     def __init__(self, sessions: sessionmaker[Session], handlers: dict[str, Handler], *,
                  queue: EmbeddedQueue | None = None, lease: dt.timedelta = dt.timedelta(
                      minutes=10), poll_seconds: float = 1.0,
-                 on_tick: Callable[[Session], None] | None = None) -> None:
+                 on_tick: Callable[[Session], object] | None = None) -> None:
         self.sessions = sessions
         self.handlers = handlers
         self.queue = queue or EmbeddedQueue()

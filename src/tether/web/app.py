@@ -2,24 +2,58 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from tether.config import Settings
+from tether.jobs.runner import EmbeddedRunner
+from tether.salesforce.errors import SalesforceError
 from tether.security import Vault
+from tether.services import sync as sync_service
 from tether.services.errors import ServiceError
 from tether.store.db import make_engine, session_factory
-from tether.web import webhooks
+from tether.web import oauth_callback, webhooks
 from tether.web.api import salesforce, workspace
 from tether.web.deps import AppState
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
+    """The web app; with ``embedded_worker`` it also runs the job worker in its event loop
+    (the embedded default: one process does everything)."""
     engine = make_engine(settings.effective_database_url)
-    app = FastAPI(title="Tether", version="1")
-    app.state.tether = AppState(settings=settings, sessions=session_factory(engine),
-                                vault=Vault(settings.effective_secret_key()))
+    sessions = session_factory(engine)
+    vault = Vault(settings.effective_secret_key())
+    state = AppState(settings=settings, sessions=sessions, vault=vault)
+    runner = EmbeddedRunner(
+        sessions, {sync_service.SYNC_JOB: sync_service.sync_handler(sessions, vault, settings)},
+        on_tick=sync_service.schedule_due)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(runner.run_forever()) if embedded_worker else None
+        state.wake = runner.wakeup.set if embedded_worker else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            engine.dispose()
+
+    app = FastAPI(title="Tether", version="1", lifespan=lifespan)
+    app.state.tether = state
+
+    @app.exception_handler(SalesforceError)
+    async def salesforce_error(request: Request, exc: SalesforceError) -> JSONResponse:
+        return JSONResponse({"detail": f"Salesforce answered {exc.error_code}: {exc.message}",
+                             "code": "salesforce_" + exc.kind.value,
+                             "salesforce_error": exc.error_code}, status_code=502)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
@@ -35,4 +69,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(workspace.router)
     app.include_router(salesforce.router)
     app.include_router(webhooks.router)
+    app.include_router(oauth_callback.router)
     return app

@@ -3,7 +3,7 @@ calling member, from a Bearer API key."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -21,6 +21,7 @@ class AppState:
     settings: Settings
     sessions: sessionmaker[Session]
     vault: Vault
+    wake: Callable[[], None] | None = None  # nudges the embedded worker
 
 
 def state(request: Request) -> AppState:

@@ -3,17 +3,20 @@ custom objects, sync runs, lookup)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
+from tether.services import connection, custom_objects
+from tether.services import sync as sync_service
 from tether.services import workspaces as ws
 from tether.services.errors import Invalid
 from tether.store.models import SalesforceConnection
 from tether.sync import mirror
-from tether.sync.runs import recent_runs
-from tether.web.deps import Db, Me
+from tether.sync.runs import recent_runs, run_json
+from tether.web.deps import Db, Me, State
 
 router = APIRouter(prefix="/api/v1/salesforce")
 
@@ -65,3 +68,78 @@ def set_sync_user(body: SyncUserIn, db: Db, actor: Me) -> dict[str, str]:
     workspace.sync_user_membership_id = body.membership_id
     return {"membership_id": body.membership_id, "salesforce_username":
             connection.salesforce_username}
+
+
+# -- the connection -----------------------------------------------------------------------------
+class ConnectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sandbox: bool = False  # "Use a Salesforce Sandbox"
+
+
+class SyncIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["audit", "interval", "deletions", "fields"]
+
+
+class CustomObjectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sobject: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*__c$")
+    relationship_fields: list[str] = Field(min_length=1, max_length=20)
+
+
+@router.get("/connection")
+def my_connection(db: Db, actor: Me) -> dict[str, Any]:
+    return connection.connection_json(connection.get_connection(db, actor.membership_id))
+
+
+@router.post("/connect")
+def connect(body: ConnectIn, db: Db, actor: Me, app: State) -> dict[str, str]:
+    url = connection.start_connect(db, app.vault, app.settings, actor, body.sandbox)
+    return {"authorize_url": url}
+
+
+@router.delete("/connection", status_code=204)
+async def disconnect(actor: Me, app: State) -> None:
+    await connection.disconnect(app.sessions, app.vault, app.settings, actor)
+
+
+@router.post("/sync")
+async def sync_now(body: SyncIn, actor: Me, app: State) -> JSONResponse:
+    """Runs one sync now (through the job queue, so never two at once for a workspace)."""
+    actor.require_admin()
+    with app.sessions() as db:
+        job_id = sync_service.enqueue_sync(db, actor.workspace_id, body.kind)
+        db.commit()
+    if app.wake is not None:
+        app.wake()
+    job = await sync_service.wait_for_job(app.sessions, job_id)
+    with app.sessions() as db:
+        run = sync_service.latest_run(db, actor.workspace_id, body.kind)
+        if job is None:
+            return JSONResponse({"job_id": job_id, "status": "queued"}, status_code=202)
+        body_json = run_json(run) if run is not None else {}
+        body_json["job_id"] = job_id
+        if job.last_error and (run is None or run.outcome == "running"):
+            body_json.update(outcome="failed", error=job.last_error)
+        return JSONResponse(body_json)
+
+
+@router.get("/custom-objects")
+def list_custom_objects(db: Db, actor: Me) -> list[dict[str, Any]]:
+    return custom_objects.list_objects(db, actor)
+
+
+@router.post("/custom-objects", status_code=201)
+async def add_custom_object(body: CustomObjectIn, actor: Me, app: State) -> dict[str, Any]:
+    return await custom_objects.add_object(app.sessions, app.vault, app.settings, actor,
+                                           body.sobject, body.relationship_fields)
+
+
+@router.delete("/custom-objects/{sobject}", status_code=204)
+def delete_custom_object(sobject: str, db: Db, actor: Me) -> None:
+    custom_objects.remove_object(db, actor, sobject)
+
+
+@router.get("/usage")
+def usage(db: Db, actor: Me) -> dict[str, Any]:
+    return custom_objects.usage_json(db, actor.workspace_id)

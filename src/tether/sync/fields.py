@@ -1,0 +1,64 @@
+"""Field metadata: what to select, how to type Bulk CSV values, which fields are required.
+
+As the guide's FAQ says, "required" comes from the object's page layout (the layout items
+marked required), not from a user's view layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+# Compound and binary fields Bulk API 2.0 cannot export; their parts are exported instead.
+_NOT_EXPORTED = frozenset({"address", "location", "base64"})
+_NUMBERS = frozenset({"int", "long"})
+_DECIMALS = frozenset({"double", "currency", "percent"})
+
+
+def selectable_fields(describe: Mapping[str, Any]) -> list[str]:
+    """The fields an audit or interval query selects: every exportable field, Id first."""
+    names = [str(f["name"]) for f in describe.get("fields", [])
+             if f.get("type") not in _NOT_EXPORTED]
+    return ["Id", *[n for n in names if n != "Id"]] if "Id" in names else names
+
+
+def field_types(describe: Mapping[str, Any]) -> dict[str, str]:
+    return {str(f["name"]): str(f.get("type", "string")) for f in describe.get("fields", [])}
+
+
+def layout_required(layouts: Mapping[str, Any]) -> list[str]:
+    """Fields the page layout marks required (edit sections), in layout order."""
+    out: list[str] = []
+    for layout in layouts.get("layouts", []) or []:
+        for section in layout.get("editLayoutSections", []) or []:
+            for row in section.get("layoutRows", []) or []:
+                for item in row.get("layoutItems", []) or []:
+                    if not item.get("required"):
+                        continue
+                    for component in item.get("layoutComponents", []) or []:
+                        if component.get("type") == "Field" and component.get("value") not in out:
+                            out.append(str(component["value"]))
+    return out
+
+
+def typed_row(types: Mapping[str, str], row: Mapping[str, str]) -> dict[str, Any]:
+    """A Bulk CSV row (all strings, null as "") typed like the REST API's JSON."""
+    out: dict[str, Any] = {}
+    for name, raw in row.items():
+        if raw == "":
+            out[name] = None
+            continue
+        kind = types.get(name, "string")
+        if kind == "boolean":
+            out[name] = raw == "true"
+        elif kind in _NUMBERS:
+            out[name] = int(float(raw))
+        elif kind in _DECIMALS:
+            out[name] = float(raw)
+        else:
+            out[name] = raw
+    return out
+
+
+def soql_select(sobject: str, fields: Sequence[str], where: str = "") -> str:
+    return f"SELECT {', '.join(fields)} FROM {sobject}" + (f" WHERE {where}" if where else "")
