@@ -1,0 +1,242 @@
+"""Bulk API 2.0 query jobs: create, poll, stream each CSV results page, delete.
+
+A results page is decoded as it arrives and turned into rows record by record: at no time is
+a whole page (up to ``maxRecords`` rows) in memory.  An interrupted read resumes from the page
+it was reading: ``Bulk2Query.job_id`` and ``Bulk2Query.locator`` are the checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from collections import deque
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from tether.salesforce.errors import (
+    BULK_JOB_FAILED,
+    TIMEOUT,
+    SalesforceError,
+    transport_error,
+)
+from tether.salesforce.retry import should_retry
+
+if TYPE_CHECKING:
+    from tether.salesforce.transport import SalesforceTransport
+
+LOCATOR_HEADER = "Sforce-Locator"
+COUNT_HEADER = "Sforce-NumberOfRecords"
+# Long text areas hold up to 131,072 characters; the csv module's default limit is that exact
+# size, so one escaped quote would break it.
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How often to ask whether a job finished: ``initial`` seconds, growing by ``factor`` up
+    to ``max_interval``; give up (a TIMEOUT error: resume later) after ``timeout`` seconds."""
+
+    initial: float = 0.5
+    factor: float = 1.5
+    max_interval: float = 10.0
+    timeout: float | None = 3600.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.initial
+        while True:
+            yield delay
+            delay = min(self.max_interval, delay * self.factor)
+
+
+class _Lines:
+    """The csv reader's input: complete records are pushed in before each ``next``."""
+
+    def __init__(self) -> None:
+        self.lines: deque[str] = deque()
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        return self.lines.popleft()
+
+
+class CsvRecords:
+    """Text chunks in, CSV records out, holding at most one unfinished record.
+
+    Lines end at ``\\n`` only (``lineEnding`` LF or CRLF), kept with their ending, so a quoted
+    ``\\r``, ``\\r\\n``, form feed or U+2028 inside a value reaches the value unchanged (which
+    ``httpx.Response.aiter_lines``, splitting like ``str.splitlines`` and dropping line endings,
+    would not).  A record is complete when its quotes balance.
+    """
+
+    def __init__(self, delimiter: str = ",") -> None:
+        self._input = _Lines()
+        self._reader = csv.reader(self._input, delimiter=delimiter, strict=True)
+        self._tail = ""  # text after the last line ending
+        self._record: list[str] = []  # lines of a record still inside quotes
+        self._quotes = 0
+
+    def feed(self, text: str) -> Iterator[list[str]]:
+        if not text:
+            return
+        lines = (self._tail + text).split("\n")
+        self._tail = lines.pop()
+        for line in lines:
+            yield from self._line(line + "\n")
+
+    def close(self) -> Iterator[list[str]]:
+        if self._tail:
+            tail, self._tail = self._tail, ""
+            yield from self._line(tail)
+        if self._record:
+            raise ValueError("the CSV ends inside a quoted value")
+
+    def _line(self, line: str) -> Iterator[list[str]]:
+        self._record.append(line)
+        self._quotes += line.count('"')
+        if self._quotes % 2:
+            return
+        self._input.lines.extend(self._record)
+        self._record.clear()
+        self._quotes = 0
+        values = next(self._reader)
+        if values:  # a blank line is no record
+            yield values
+
+
+class Bulk2Query:
+    """An async iterator of rows (``dict[str, str]``; null is ``""``) of one query job.
+
+    ``job_id`` is known once the job exists, ``records_count`` once it completed; ``locator``
+    is the locator of the page being read (None for the first).  To resume after a failure,
+    pass ``job_id`` and ``locator`` to ``SalesforceClient.bulk2_resume``: that page is read
+    again from its first row.  The job is deleted after its last page, and kept when reading
+    stops early (Salesforce removes jobs after seven days).
+    """
+
+    def __init__(self, transport: SalesforceTransport, soql: str | None, *,
+                 all_rows: bool = False, max_records: int = 50_000,
+                 poll: PollPolicy | None = None, job_id: str | None = None,
+                 locator: str | None = None, delete_job: bool = True) -> None:
+        if soql is None and job_id is None:
+            raise ValueError("a query or a job id is needed")
+        self._transport = transport
+        self.soql = soql
+        self.all_rows = all_rows
+        self.max_records = max_records
+        self.poll = poll or PollPolicy()
+        self.delete_job = delete_job
+        self.job_id = job_id
+        self.locator = locator or None
+        self.next_locator: str | None = None
+        self.records_count: int | None = None
+        self.page_records: int | None = None  # Sforce-NumberOfRecords of the current page
+        self.rows_read = 0
+        self.done = False
+        self._rows: AsyncGenerator[dict[str, str], None] = self._run()
+
+    def __aiter__(self) -> Bulk2Query:
+        return self
+
+    async def __anext__(self) -> dict[str, str]:
+        return await self._rows.__anext__()
+
+    async def aclose(self) -> None:
+        await self._rows.aclose()
+
+    async def _run(self) -> AsyncGenerator[dict[str, str], None]:
+        if self.job_id is None:
+            await self._create()
+        info = await self._wait()
+        self.records_count = int(info.get("numberRecordsProcessed") or 0)
+        while True:
+            async with aclosing(self._page()) as rows:
+                async for row in rows:
+                    yield row
+            if self.next_locator in (None, "", "null"):
+                break
+            self.locator = self.next_locator
+        self.done = True
+        if self.delete_job:
+            await self._transport.request("DELETE", f"jobs/query/{self.job_id}")
+
+    async def _create(self) -> None:
+        # Sending the creation twice makes a second job and changes no data: idempotent.
+        job = await self._transport.json(
+            "POST", "jobs/query", idempotent=True,
+            json={"operation": "queryAll" if self.all_rows else "query", "query": self.soql,
+                  "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF"})
+        self.job_id = str(job["id"])
+
+    async def _wait(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = None if self.poll.timeout is None else loop.time() + self.poll.timeout
+        for delay in self.poll.delays():
+            info: dict[str, Any] = await self._transport.json("GET",
+                                                              f"jobs/query/{self.job_id}")
+            state = info.get("state")
+            if state == "JobComplete":
+                return info
+            if state in ("Failed", "Aborted"):
+                raise SalesforceError(400, BULK_JOB_FAILED,
+                                      f"job {self.job_id} {state}: {info.get('errorMessage')}")
+            if deadline is not None and loop.time() + delay > deadline:
+                raise SalesforceError(0, TIMEOUT, f"job {self.job_id} still {state} after "
+                                      f"{self.poll.timeout} s; resume it later")
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _page(self) -> AsyncGenerator[dict[str, str], None]:
+        """The current page's rows; a connection lost mid-page is retried, skipping the rows
+        already given (a page's content never changes)."""
+        transport = self._transport
+        given = 0
+        tries = 0
+        while True:
+            try:
+                async with aclosing(self._stream_page()) as rows:
+                    async for index, row in rows:
+                        if index >= given:
+                            given = index + 1
+                            self.rows_read += 1
+                            yield row
+                return
+            except httpx.HTTPError as exc:
+                error = transport_error(exc, sent=True)
+                if not should_retry(error, attempt=tries, max_retries=transport.max_retries,
+                                    idempotent=True):
+                    raise error from exc
+            await asyncio.sleep(transport.backoff.delay(tries))
+            tries += 1
+
+    async def _stream_page(self) -> AsyncGenerator[tuple[int, dict[str, str]], None]:
+        params: dict[str, str | int] = {"maxRecords": self.max_records}
+        if self.locator:
+            params["locator"] = self.locator
+        async with self._transport.stream("GET", f"jobs/query/{self.job_id}/results",
+                                          params=params,
+                                          headers={"Accept": "text/csv"}) as response:
+            self.next_locator = response.headers.get(LOCATOR_HEADER)
+            count = response.headers.get(COUNT_HEADER)
+            self.page_records = int(count) if count and count.isdigit() else None
+            parser = CsvRecords()
+            header: list[str] | None = None
+            index = 0
+            async for chunk in response.aiter_text():
+                for values in parser.feed(chunk):
+                    if header is None:
+                        header = [values[0].lstrip("\ufeff"), *values[1:]]
+                        continue
+                    yield index, dict(zip(header, values, strict=True))
+                    index += 1
+            for values in parser.close():
+                if header is None:
+                    header = values
+                    continue
+                yield index, dict(zip(header, values, strict=True))
+                index += 1
