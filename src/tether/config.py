@@ -28,6 +28,10 @@ class Settings(BaseSettings):
                                    "tokens at rest; default a key file in data_dir")
     public_url: str | None = Field(default=None, description="Where users reach Tether "
                                    "(OAuth redirect and webhook URLs); default http://127.0.0.1:port")
+    schedule_syncs: bool = Field(default=True, description="Run interval sync, deletions and "
+                                 "field metadata on their schedules (off: only on demand)")
+    interval_overlap_seconds: float = Field(default=60.0, ge=0, description="How far before "
+                                            "its watermark an interval sync reads again")
     port: int = 8000
     emulator_port: int = 8765
 

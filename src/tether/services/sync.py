@@ -40,7 +40,8 @@ async def run_sync(sessions: sessionmaker[Session], vault: Vault, settings: Sett
     counter = pull.CallCounter()
     client = sync_user_client(sessions, vault, settings, workspace_id, on_usage=counter)
     async with client:
-        ctx = pull.PullContext(sessions, client, workspace_id, counter, progress)
+        ctx = pull.PullContext(sessions, client, workspace_id, counter, progress,
+                               dt.timedelta(seconds=settings.interval_overlap_seconds))
         return await pull.run(ctx, kind)
 
 

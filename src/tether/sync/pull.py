@@ -26,7 +26,9 @@ from tether.sync import mirror
 from tether.sync.runs import finish_run, run_json, start_run
 
 AUDIT_BATCH = 2000
-INTERVAL_OVERLAP = dt.timedelta(minutes=2)  # clock skew and in-flight transactions
+# Re-read this much before the watermark: transactions that committed late with earlier
+# SystemModstamps, and clock skew.  Re-reading is harmless (newer-wins), only costly.
+DEFAULT_OVERLAP = dt.timedelta(minutes=1)
 DELETIONS_WINDOW = dt.timedelta(days=15)  # what Salesforce keeps in the recycle bin
 COMPOSITE_MAX = 25
 
@@ -55,6 +57,7 @@ class PullContext:
     workspace_id: str
     counter: CallCounter
     progress: Progress | None = None
+    overlap: dt.timedelta = DEFAULT_OVERLAP
 
 
 def objects_for(db: Session, workspace_id: str) -> list[str]:
@@ -177,7 +180,7 @@ async def _audit_object(ctx: PullContext, sobject: str) -> int:
     with ctx.sessions() as db:
         state = _state(db, ctx.workspace_id, sobject)
         # Changes made after the export's snapshot began come with the next interval sync.
-        state.watermark = _format(started - INTERVAL_OVERLAP)
+        state.watermark = _format(started - ctx.overlap)
         state.needs_audit = False
         state.audit_job_id = state.audit_locator = None
         db.commit()
@@ -190,7 +193,8 @@ def _format(value: dt.datetime) -> str:
 
 
 def _soql_datetime(value: str) -> str:
-    return parse_datetime(value).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    moment = parse_datetime(value).astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 # -- interval ---------------------------------------------------------------------------------
@@ -211,9 +215,9 @@ async def interval(ctx: PullContext) -> int:
         info = infos[sobject]
         if info is None or mark is None:
             continue
-        since = _soql_datetime(_format(parse_datetime(mark) - INTERVAL_OVERLAP))
+        since = _soql_datetime(_format(parse_datetime(mark) - ctx.overlap))
         queries[sobject] = fieldmeta.soql_select(
-            sobject, info[0], f"SystemModstamp > {since} ORDER BY SystemModstamp")
+            sobject, info[0], f"SystemModstamp >= {since} ORDER BY SystemModstamp")
     names = list(queries)
     for start in range(0, len(names), COMPOSITE_MAX):
         chunk = names[start:start + COMPOSITE_MAX]
@@ -255,7 +259,9 @@ async def deletions(ctx: PullContext) -> int:
     for up to 25 objects: deletions the other paths missed."""
     with ctx.sessions() as db:
         objects = [o for o in objects_for(db, ctx.workspace_id) if o != "User"]
-    end = utcnow()
+    # Salesforce covers up to its own clock (latestDateCovered); asking a little past ours
+    # keeps a deletion made this very second from waiting for the next run.
+    end = utcnow() + dt.timedelta(minutes=1)
     start = end - DELETIONS_WINDOW
     params = f"start={_param(start)}&end={_param(end)}"
     changed = 0

@@ -31,7 +31,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     state = AppState(settings=settings, sessions=sessions, vault=vault)
     runner = EmbeddedRunner(
         sessions, {sync_service.SYNC_JOB: sync_service.sync_handler(sessions, vault, settings)},
-        on_tick=sync_service.schedule_due)
+        on_tick=sync_service.schedule_due if settings.schedule_syncs else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

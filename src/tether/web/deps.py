@@ -39,12 +39,17 @@ def db_session(app: Annotated[AppState, Depends(state)]) -> Iterator[Session]:
             raise
 
 
-def actor(db: Annotated[Session, Depends(db_session)],
+def actor(app: Annotated[AppState, Depends(state)],
           authorization: Annotated[str | None, Header()] = None) -> Actor:
+    """The caller, in a short transaction of its own: the request's session (and, on SQLite,
+    its write lock) must not be held through a long request just for last_used_at."""
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send Authorization: Bearer <API key>")
-    return authenticate_api_key(db, key.strip())
+    with app.sessions() as db:
+        found = authenticate_api_key(db, key.strip())
+        db.commit()
+    return found
 
 
 Db = Annotated[Session, Depends(db_session)]

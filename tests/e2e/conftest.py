@@ -1,0 +1,107 @@
+"""Tether's real HTTP server (uvicorn in a thread) wired to a real sfemu over HTTPS."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin
+
+import httpx
+import pytest
+import uvicorn
+from cryptography.fernet import Fernet
+
+from tests.conftest import Sfemu
+from tether.config import Settings
+from tether.services import workspaces as ws
+from tether.store.db import make_engine, session_factory
+from tether.web.app import create_app
+
+
+class _Form(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.action = a.get("action", "")
+        elif tag == "input" and "name" in a:
+            self.fields[a["name"]] = a.get("value", "")
+
+
+@dataclass
+class Tether:
+    base_url: str
+    settings: Settings
+    sfemu: Sfemu
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=120)
+
+    def new_workspace(self, name: str, admin_email: str) -> tuple[str, str]:
+        """A workspace whose admin has the given email; answers (workspace id, API key)."""
+        engine = make_engine(self.settings.effective_database_url)
+        with session_factory(engine)() as db:
+            actor = ws.create_workspace(db, name=name, admin_email=admin_email,
+                                        admin_password="tether-demo")
+            key = ws.create_api_key(db, actor)
+            db.commit()
+        engine.dispose()
+        return actor.workspace_id, key
+
+    def add_member(self, workspace_id: str, email: str) -> str:
+        engine = make_engine(self.settings.effective_database_url)
+        with session_factory(engine)() as db:
+            actor = ws.add_member(db, workspace_id, email=email, password="tether-demo")
+            key = ws.create_api_key(db, actor)
+            db.commit()
+        engine.dispose()
+        return key
+
+    def connect(self, key: str, username: str, *, sandbox: bool = False) -> httpx.Response:
+        """What a person does: ask Tether to connect, log in on Salesforce's page, come back."""
+        with self.client(key) as c:
+            r = c.post("/api/v1/salesforce/connect", json={"sandbox": sandbox})
+            assert r.status_code == 200, r.text
+            authorize = r.json()["authorize_url"]
+        browser = self.sfemu.client(follow_redirects=True)
+        with browser:
+            page = browser.get(authorize)
+            form = _Form()
+            form.feed(page.text)
+            form.fields.update(username=username, password="tether-demo")
+            return browser.post(urljoin(str(page.url), form.action or str(page.url)),
+                                data=form.fields)
+
+
+@pytest.fixture
+def tether(migrated_url: str, sfemu: Sfemu, tmp_path: Path) -> Iterator[Tether]:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    settings = Settings(database_url=migrated_url, secret_key=Fernet.generate_key().decode(),
+                        data_dir=tmp_path, public_url=f"http://127.0.0.1:{port}",
+                        salesforce_login_url=sfemu.base_url,
+                        salesforce_sandbox_login_url=f"{sfemu.base_url}/test",
+                        salesforce_verify=sfemu.ca_file, schedule_syncs=False,
+                        # sfemu shares this machine's clock: no skew to cover
+                        interval_overlap_seconds=0)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield Tether(f"http://127.0.0.1:{port}", settings, sfemu)
+    server.should_exit = True
+    thread.join(timeout=10)
