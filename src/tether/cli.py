@@ -1,13 +1,169 @@
-"""The ``tether`` command."""
+"""The ``tether`` command: demo, serve, worker, migrate, sync."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import select
 
 from tether.config import Settings
+from tether.jobs.queue import EmbeddedQueue, finish
+from tether.jobs.runner import EmbeddedRunner
+from tether.net import listen
+from tether.security import Vault
+from tether.services import sync as sync_service
+from tether.store.db import make_engine, session_factory
+from tether.store.migrate import upgrade
+from tether.store.models import Workspace
 
 app = typer.Typer(help="Tether: sales engagement with a two-way Salesforce integration.",
                   no_args_is_help=True)
+console = Console()
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database (TETHER_DATABASE_URL) to the current schema."""
+    settings = Settings()
+    upgrade(settings.effective_database_url)
+    console.print(f"migrated {settings.effective_database_url.split('@')[-1]}")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option()] = None,
+          worker: Annotated[bool, typer.Option(help="Run the job worker in this process "
+                                                     "(the embedded default)")] = True) -> None:
+    """Tether's web server (and, by default, its worker), configured by TETHER_* variables."""
+    from tether.web.app import create_app
+    settings = _settings(port=port)
+    upgrade(settings.effective_database_url)
+    sock = listen(host, settings.port)
+    console.print(f"Tether listening on http://{host}:{sock.getsockname()[1]}")
+    uvicorn.Server(uvicorn.Config(create_app(settings, embedded_worker=worker),
+                                  log_level="warning")).run(sockets=[sock])
+
+
+@app.command()
+def worker() -> None:
+    """The job worker alone (syncs on their schedules), for a split deployment."""
+    settings = Settings()
+    sessions = session_factory(make_engine(settings.effective_database_url))
+    vault = Vault(settings.effective_secret_key())
+    runner = EmbeddedRunner(
+        sessions, {sync_service.SYNC_JOB: sync_service.sync_handler(sessions, vault, settings)},
+        on_tick=sync_service.schedule_due if settings.schedule_syncs else None)
+    console.print("Tether worker running")
+    asyncio.run(runner.run_forever())
+
+
+@app.command()
+def sync(kind: Annotated[str, typer.Argument(help="audit | interval | deletions | fields")],
+         workspace: Annotated[str | None, typer.Option(help="Workspace id (default: the "
+                                                             "only one)")] = None) -> None:
+    """Run one sync now, with progress; waits its turn if the workspace is syncing."""
+    settings = Settings()
+    sessions = session_factory(make_engine(settings.effective_database_url))
+    vault = Vault(settings.effective_secret_key())
+    with sessions() as db:
+        ids = list(db.scalars(select(Workspace.id)))
+        if workspace is None and len(ids) != 1:
+            raise typer.BadParameter(f"{len(ids)} workspaces: name one with --workspace")
+        workspace_id = workspace or ids[0]
+        if workspace_id not in ids:
+            raise typer.BadParameter(f"no workspace {workspace_id}")
+        job_id = sync_service.enqueue_sync(db, workspace_id, kind)
+        db.commit()
+    result = asyncio.run(_run_claimed(sessions, vault, settings, workspace_id, kind, job_id))
+    console.print(result)
+    if result["outcome"] != "succeeded":
+        raise typer.Exit(1)
+
+
+async def _run_claimed(sessions: Any, vault: Vault, settings: Settings, workspace_id: str,
+                       kind: str, job_id: str) -> dict[str, Any]:
+    queue = EmbeddedQueue()
+    while True:  # the workspace's lock: wait while another sync runs
+        with sessions() as db:
+            job = queue.claim(db, dt.timedelta(hours=2), job_id=job_id)
+            db.commit()
+        if job is not None:
+            break
+        await asyncio.sleep(1)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(sobject: str, done: int, total: int | None) -> None:
+            if sobject not in tasks:
+                tasks[sobject] = bar.add_task(sobject, total=total)
+            bar.update(tasks[sobject], completed=done, total=total)
+        try:
+            result = await sync_service.run_sync(sessions, vault, settings, workspace_id, kind,
+                                                 progress)
+        except Exception as exc:
+            with sessions() as db:
+                finish(db, job_id, error=str(exc))
+                db.commit()
+            raise
+    with sessions() as db:
+        finish(db, job_id, error=result.get("error"))
+        db.commit()
+    return result
+
+
+@app.command()
+def demo(port: int = 8000, emulator_port: int = 8765,
+         data_dir: Annotated[Path, typer.Option()] = Path(".tether"),
+         salesforce_url: Annotated[str | None, typer.Option(
+             help="A running Salesforce emulator instead of starting one")] = None,
+         seed: Annotated[int, typer.Option(help="Contacts the emulator is seeded with")] = 500,
+         ) -> None:
+    """Everything on the embedded default: sfemu, Tether's web server and worker, the
+    workspace Acme connected to the emulator's acme org with the real-time package."""
+    from tether.demo import run_demo
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends the demo like Ctrl-C: the emulator goes too
+    signal.signal(signal.SIGTERM, stop)
+    emulator: subprocess.Popen[str] | None = None
+    base = salesforce_url
+    if base is None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        emulator = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "sfemu", "serve", "--port", str(emulator_port), "--db",
+             str(data_dir / "sfemu.db"), "--seed", str(seed)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert emulator.stdout is not None
+        for line in emulator.stdout:
+            if line.startswith("sfemu listening on "):
+                base = line.split()[-1]
+                break
+        else:
+            console.print(f"the emulator did not start: {emulator.stdout.read()}")
+            raise typer.Exit(1)
+    assert base is not None
+    try:
+        asyncio.run(run_demo(base.rstrip("/"), port, data_dir))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if emulator is not None:
+            emulator.terminate()
+            emulator.wait(timeout=10)
 
 
 @app.command()
@@ -15,16 +171,9 @@ def config() -> None:
     """Print the effective configuration (from TETHER_* environment variables)."""
     settings = Settings()
     for name, value in settings.model_dump().items():
-        typer.echo(f"{name} = {value}")
-    typer.echo(f"effective_database_url = {settings.effective_database_url}")
-
-
-@app.command()
-def demo(port: int = 8000, emulator_port: int = 8765, data_dir: str = ".tether") -> None:
-    """Run the whole system on the embedded default with the emulator (not built yet)."""
-    typer.echo("tether demo is not built yet: it arrives with the Tether core issue. "
-               "Run the emulator alone with `uv run sfemu serve`.", err=True)
-    raise typer.Exit(2)
+        if name != "secret_key":
+            console.print(f"{name} = {value}")
+    console.print(f"effective_database_url = {settings.effective_database_url}")
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from cryptography.fernet import Fernet
 
 from tests.conftest import Sfemu
 from tether.config import Settings
+from tether.net import listen
 from tether.services import workspaces as ws
 from tether.store.db import make_engine, session_factory
 from tether.web.app import create_app
@@ -85,10 +85,7 @@ class Tether:
 
 @pytest.fixture
 def tether(migrated_url: str, sfemu: Sfemu, tmp_path: Path) -> Iterator[Tether]:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listen("127.0.0.1", 0)
     port = sock.getsockname()[1]
     settings = Settings(database_url=migrated_url, secret_key=Fernet.generate_key().decode(),
                         data_dir=tmp_path, public_url=f"http://127.0.0.1:{port}",

@@ -23,8 +23,8 @@ class Queue(Protocol):
         """Add a job; with ``dedupe``, answer the id of an equal job already queued."""
         ...
 
-    def claim(self, db: Session, lease: dt.timedelta) -> Job | None:
-        """Take the next due job whose lock key is free, leasing it."""
+    def claim(self, db: Session, lease: dt.timedelta, job_id: str | None = None) -> Job | None:
+        """Take the next due job whose lock key is free (or that one), leasing it."""
         ...
 
 
@@ -46,7 +46,8 @@ class EmbeddedQueue:
         db.flush()
         return job.id
 
-    def claim(self, db: Session, lease: dt.timedelta) -> Job | None:
+    def claim(self, db: Session, lease: dt.timedelta, job_id: str | None = None) -> Job | None:
+        """The next due job whose lock key is free (or that one job, if it is)."""
         now = utcnow()
         other = aliased(Job)
         busy = exists().where(other.lock_key == Job.lock_key, other.id != Job.id,
@@ -55,6 +56,8 @@ class EmbeddedQueue:
                   and_(Job.status == "running", Job.lease_until <= now))  # a lost worker's
         query = (select(Job).where(due, or_(Job.lock_key.is_(None), ~busy))
                  .order_by(Job.run_at).limit(1))
+        if job_id is not None:
+            query = query.where(Job.id == job_id)
         if db.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         job = db.scalar(query)

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 
 from tether.config import Settings
@@ -59,6 +59,14 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, "code": exc.code, "field": exc.field},
                             status_code=exc.status)
+
+    @app.get("/", response_class=HTMLResponse)
+    def home() -> str:
+        return ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Tether</title>"
+                "</head><body><main><h1>Tether</h1><p>Tether is running. The JSON API is "
+                "under <code>/api/v1/</code> (Authorization: Bearer &lt;API key&gt;); the "
+                "Salesforce webhook is <code>/webhooks/salesforce/&lt;workspace id&gt;</code>; "
+                "health is <a href=/healthz>/healthz</a>.</p></main></body></html>")
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -1,0 +1,101 @@
+"""`tether demo`: the workspace Acme, connected to the emulator's acme org as
+admin@acme.example through the real OAuth web-server flow, with the real-time package."""
+
+from __future__ import annotations
+
+import asyncio
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin
+
+import httpx
+import uvicorn
+from sqlalchemy import select
+
+from tether.config import Settings
+from tether.net import listen
+from tether.security import Vault
+from tether.services import connection
+from tether.services import sync as sync_service
+from tether.services import workspaces as ws
+from tether.store.db import make_engine, session_factory
+from tether.store.migrate import upgrade
+from tether.store.models import Membership, User, Workspace
+from tether.web.app import create_app
+
+ADMIN = "admin@acme.example"
+PASSWORD = "tether-demo"  # noqa: S105 - the emulator's documented demo password
+
+
+class _LoginForm(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.action = a.get("action", "")
+        elif tag == "input" and "name" in a:
+            self.fields[a["name"]] = a.get("value", "")
+
+
+async def _log_in(authorize_url: str) -> str:
+    """Do what the admin would do in a browser: fill sfemu's login form and follow back."""
+    async with httpx.AsyncClient(follow_redirects=True, timeout=120) as browser:
+        page = await browser.get(authorize_url)
+        form = _LoginForm()
+        form.feed(page.text)
+        form.fields.update(username=ADMIN, password=PASSWORD)
+        done = await browser.post(urljoin(str(page.url), form.action or str(page.url)),
+                                  data=form.fields)
+        return done.text
+
+
+async def run_demo(salesforce_url: str, port: int, data_dir: Path) -> None:
+    sock = listen("127.0.0.1", port)  # port 0: any free port
+    port = sock.getsockname()[1]
+    settings = Settings(data_dir=data_dir, port=port, public_url=f"http://127.0.0.1:{port}",
+                        salesforce_login_url=salesforce_url,
+                        salesforce_sandbox_login_url=f"{salesforce_url}/test")
+    upgrade(settings.effective_database_url)
+    sessions = session_factory(make_engine(settings.effective_database_url))
+    vault = Vault(settings.effective_secret_key())
+    with sessions() as db:
+        found = db.execute(select(Workspace.id, Membership.id).join(
+            Membership, Membership.workspace_id == Workspace.id).join(
+            User, User.id == Membership.user_id).where(
+            Workspace.name == "Acme", User.email == ADMIN)).first()
+        actor = ws.actor_for_membership(db, found[1]) if found else ws.create_workspace(
+            db, name="Acme", admin_email=ADMIN, admin_password=PASSWORD, plan="enterprise")
+        key = ws.create_api_key(db, actor)
+        db.commit()
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.05)
+
+    with sessions() as db:
+        connected = connection.get_connection(db, actor.membership_id)
+        url = None if connected else connection.start_connect(db, vault, settings, actor,
+                                                               sandbox=False)
+        db.commit()
+    if url is not None:
+        page = await _log_in(url)
+        if "Salesforce connected" not in page:
+            raise RuntimeError(f"connecting to the emulator failed: {page}")
+    with sessions() as db:
+        token = ws.create_realtime_token(db, actor)
+        sync_service.enqueue_sync(db, actor.workspace_id, "interval")  # audits first
+        db.commit()
+    async with httpx.AsyncClient(timeout=30) as http:
+        installed = await http.post(f"{salesforce_url}/__sfemu__/orgs/acme/package", json={
+            "webhook_url": f"{settings.base_url}/webhooks/salesforce/{actor.workspace_id}",
+            "token": token})
+        installed.raise_for_status()
+    print(f"Dashboard: {settings.base_url}/", flush=True)
+    print(f"API key: {key}", flush=True)
+    print(f"Salesforce: {salesforce_url}", flush=True)
+    await serving

@@ -1,0 +1,62 @@
+"""`tether demo` as a new user runs it: sfemu, Tether, the connected workspace, real time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+
+def test_demo_runs_everything(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tether", "demo", "--port", "0", "--emulator-port", "0",
+         "--data-dir", str(tmp_path / "demo"), "--seed", "50"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: dict[str, str] = {}
+    output: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:
+            output.append(line)
+            key, _, value = line.strip().partition(": ")
+            if key in ("Dashboard", "API key", "Salesforce"):
+                lines[key] = value
+            if len(lines) == 3 or time.monotonic() > deadline:
+                break
+        assert set(lines) == {"Dashboard", "API key", "Salesforce"}, "".join(output)
+        threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
+        base, key, sf = lines["Dashboard"].rstrip("/"), lines["API key"], lines["Salesforce"]
+        auth = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=base, headers=auth, timeout=60) as c:
+            assert c.get("/healthz").status_code == 200
+            me = c.get("/api/v1/me").json()
+            assert me["email"] == "admin@acme.example" and me["admin"] is True
+            conn = c.get("/api/v1/salesforce/connection").json()
+            assert conn["connected"] and conn["salesforce_username"] == "admin@acme.example"
+            # The first sync (an audit) runs in the background; then the mirror answers.
+            email = httpx.get(f"{sf}/__sfemu__/orgs/acme/query", params={
+                "q": "SELECT Email FROM Contact LIMIT 1"}).json()["records"][0]["Email"]
+            deadline = time.monotonic() + 60
+            while not c.get("/api/v1/salesforce/lookup", params={"email": email}).json()[
+                    "matches"]:
+                assert time.monotonic() < deadline, "the audit did not mirror the contacts"
+                time.sleep(0.2)
+            # The real-time package is installed: a new Lead arrives by itself.
+            httpx.post(f"{sf}/__sfemu__/orgs/acme/records/Lead", json={
+                "LastName": "Live", "Company": "Demo", "Email": "live@demo.example"})
+            deadline = time.monotonic() + 5
+            while not c.get("/api/v1/salesforce/lookup",
+                            params={"email": "live@demo.example"}).json()["matches"]:
+                assert time.monotonic() < deadline, "real-time sync did not deliver"
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
