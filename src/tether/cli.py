@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import datetime as dt
+import signal
 import subprocess
 import sys
 from pathlib import Path
