@@ -117,7 +117,7 @@ async def finish_connect(sessions: sessionmaker[Session], vault: Vault, settings
             await _revoke_quietly(http, credentials)
             raise Invalid(problem, "salesforce")
     with sessions() as db:
-        _save(db, vault, actor, credentials, identity.username, attempt.sandbox)
+        save_credentials(db, vault, actor, credentials, identity.username, attempt.sandbox)
         db.commit()
     return {"connected": True, "salesforce_username": identity.username,
             "org_id": credentials.org_id, "sandbox": attempt.sandbox}
@@ -134,8 +134,9 @@ async def _revoke_quietly(http: httpx.AsyncClient, credentials: Credentials) -> 
                           login_url=credentials.login_url)
 
 
-def _save(db: Session, vault: Vault, actor: Actor, credentials: Credentials, username: str,
-          sandbox: bool) -> None:
+def save_credentials(db: Session, vault: Vault, actor: Actor, credentials: Credentials,
+                     username: str, sandbox: bool) -> None:
+    """Store a member's tokens (encrypted) and bind the workspace to the org if unbound."""
     workspace = db.get(Workspace, actor.workspace_id)
     assert workspace is not None
     if workspace.salesforce_org_id is None:

@@ -7,6 +7,7 @@ three paths (pull, real-time webhook, audit) can overlap in any order without ha
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tether.salesforce.bulk2 import PollPolicy
 from tether.salesforce.client import SalesforceClient
 from tether.salesforce.composite import CompositeSubrequest
 from tether.salesforce.datetimes import parse_datetime
@@ -25,7 +27,9 @@ from tether.sync import fields as fieldmeta
 from tether.sync import mirror
 from tether.sync.runs import finish_run, run_json, start_run
 
-AUDIT_BATCH = 2000
+AUDIT_BATCH = 5000
+AUDIT_PARALLEL_JOBS = 3
+AUDIT_POLL = PollPolicy(initial=0.2, factor=1.5, max_interval=5.0)
 # Re-read this much before the watermark: transactions that committed late with earlier
 # SystemModstamps, and clock skew.  Re-reading is harmless (newer-wins), only costly.
 DEFAULT_OVERLAP = dt.timedelta(minutes=1)
@@ -134,10 +138,14 @@ async def audit(ctx: PullContext, objects: list[str] | None = None) -> int:
     await _ensure_fields(ctx)
     with ctx.sessions() as db:
         targets = objects or objects_for(db, ctx.workspace_id)
-    total = 0
-    for sobject in targets:
-        total += await _audit_object(ctx, sobject)
-    return total
+    # A few objects at a time: Salesforce prepares one job's results while Tether reads
+    # another's.  Mirror writes stay whole transactions, so they never interleave.
+    gate = asyncio.Semaphore(AUDIT_PARALLEL_JOBS)
+
+    async def one(sobject: str) -> int:
+        async with gate:
+            return await _audit_object(ctx, sobject)
+    return sum(await asyncio.gather(*(one(o) for o in targets)))
 
 
 async def _audit_object(ctx: PullContext, sobject: str) -> int:
@@ -153,14 +161,15 @@ async def _audit_object(ctx: PullContext, sobject: str) -> int:
     if info is None:
         return 0
     select_fields, types = info
-    query = (ctx.client.bulk2_resume(job_id, locator=locator) if job_id else
-             ctx.client.bulk2_query(fieldmeta.soql_select(sobject, select_fields)))
+    query = (ctx.client.bulk2_resume(job_id, locator=locator, poll=AUDIT_POLL) if job_id else
+             ctx.client.bulk2_query(fieldmeta.soql_select(sobject, select_fields),
+                                    poll=AUDIT_POLL))
     batch: list[dict[str, Any]] = []
     count = 0
 
     def flush() -> None:
         with ctx.sessions() as db:
-            mirror.upsert(db, ctx.workspace_id, sobject, batch)
+            mirror.upsert(db, ctx.workspace_id, sobject, batch, count=False)
             state = _state(db, ctx.workspace_id, sobject)
             state.audit_job_id, state.audit_locator = query.job_id, query.locator
             db.commit()
