@@ -1,0 +1,6 @@
+// Tether real-time sync: hands every committed change of Account to TetherTriggerHandler,
+// which posts it to the Tether webhook (docs/realtime-webhook.md). Keep this a one-liner:
+// all logic, and the decision whether to send anything at all, lives in the handler.
+trigger TetherAccountTrigger on Account (after insert, after update, after delete, after undelete) {
+    TetherTriggerHandler.handle('Account');
+}
