@@ -257,7 +257,8 @@ class Emulator:
 
     def revoke_token(self, token: str) -> bool:
         h = hash_secret(token)
-        cur = self.store.execute("UPDATE token SET revoked = 1 WHERE token_hash = ?", [h])
+        cur = self.store.execute(
+            "UPDATE token SET revoked = 1 WHERE token_hash = ? AND revoked = 0", [h])
         # Revoking a refresh token also ends the access tokens issued from it.
         self.store.execute(
             "UPDATE token SET revoked = 1 WHERE kind = 'access' AND "

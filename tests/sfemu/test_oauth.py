@@ -217,3 +217,11 @@ def test_access_tokens_expire(tmp_path_factory: pytest.TempPathFactory) -> None:
                                        "errorCode": "INVALID_SESSION_ID", "fields": []}]
     finally:
         server.stop()
+
+
+def test_revoking_twice_is_refused(sfemu: Sfemu) -> None:
+    token = sfemu.token("admin@acme.example")
+    with sfemu.client() as c:
+        assert c.post("/services/oauth2/revoke", data={"token": token}).status_code == 200
+        again = c.post("/services/oauth2/revoke", data={"token": token})
+        assert again.status_code == 400 and again.json()["error"] == "unsupported_token_type"
