@@ -28,6 +28,9 @@ UPLOAD_CHUNK = 1 << 20  # bytes of an upload stored per row
 INGEST_COMMIT = 200  # records per transaction, as triggers see them
 DEFAULT_MAX_RECORDS = 100_000
 _tasks: set[asyncio.Task[None]] = set()
+# Jobs are processed one at a time, in the order they were queued, as an org's jobs queue on
+# Salesforce: the first job's results are ready while the next one is processed.
+_processing = asyncio.Lock()
 
 
 def _job_info(job: dict[str, Any]) -> dict[str, Any]:
@@ -389,6 +392,11 @@ def _ingest_one(dml: Dml, job: dict[str, Any], record: dict[str, Any]) -> tuple[
 
 
 async def run_job(emu: Emulator, job_id: str) -> None:
+    async with _processing:
+        await _run_job(emu, job_id)
+
+
+async def _run_job(emu: Emulator, job_id: str) -> None:
     job = emu.store.get_doc("bulk_job", job_id)
     if job is None or job["state"] not in ("UploadComplete", "InProgress"):
         return

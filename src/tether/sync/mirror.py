@@ -6,10 +6,11 @@ SystemModstamp, so a webhook delivered twice, late, or after an interval sync ch
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -58,13 +59,30 @@ def upsert(db: Session, workspace_id: str, sobject: str,
     )
     conn = db.connection()
     if not count:
-        conn.execute(stmt, rows)
+        _bulk_insert(conn, rows)
         return len(rows)
     counted = stmt.returning(MirrorRecord.sf_id)  # inserted or replaced; skipped: nothing
     changed = 0
     for start in range(0, len(rows), 1000):
         changed += len(conn.execute(counted, rows[start:start + 1000]).all())
     return changed
+
+
+_COLUMNS = ("workspace_id", "sf_id", *_KEYS)
+
+
+def _bulk_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """The audit's hot path: one driver-level executemany, same newer-wins statement, without
+    per-row parameter processing (the JSON is encoded here once)."""
+    dialect = conn.dialect
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _KEYS)
+    sql = (f"INSERT INTO mirror_record ({', '.join(_COLUMNS)}) VALUES "
+           f"({', '.join([mark] * len(_COLUMNS))}) ON CONFLICT (workspace_id, sf_id) DO UPDATE "
+           f"SET {updates} WHERE mirror_record.system_modstamp < excluded.system_modstamp")
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    conn.exec_driver_sql(sql, [tuple(dumps(r[c]) if c == "data" else r[c] for c in _COLUMNS)
+                               for r in rows])
 
 
 def mark_deleted(db: Session, workspace_id: str, deleted: Iterable[tuple[str, str]]) -> int:

@@ -175,8 +175,9 @@ async def _audit_object(ctx: PullContext, sobject: str) -> int:
             db.commit()
         batch.clear()
 
+    typed = fieldmeta.RowTyper(types)
     async for row in query:
-        batch.append(fieldmeta.typed_row(types, row))
+        batch.append(typed(row))
         count += 1
         if len(batch) >= AUDIT_BATCH:
             flush()
