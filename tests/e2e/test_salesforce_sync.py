@@ -124,7 +124,7 @@ def test_connect_audit_interval_and_realtime(tether: Tether) -> None:
 def test_deletions_and_fields(tether: Tether) -> None:
     sf = tether.sfemu
     org = sf.new_org()
-    _, key = tether.new_workspace("Acme", org["admin"])
+    ws_id, key = tether.new_workspace("Acme", org["admin"])
     tether.connect(key, org["admin"])
     victim = _act(tether, org["name"], "POST", "/records/Contact",
                   json={"LastName": "Victim", "Email": "victim@x.example"})
@@ -135,8 +135,29 @@ def test_deletions_and_fields(tether: Tether) -> None:
     deleted = _sync(tether, key, "deletions")
     assert deleted["records_changed"] == 1 and _usage(tether, org["name"]) - before == 1
     assert _lookup(tether, key, "victim@x.example") == []
-    fields = _sync(tether, key, "fields")
+    tether.sfemu.admin("PUT", f"/orgs/{org['name']}/layouts/Lead",
+                       json={"required": ["LastName", "Company", "Status", "Email"]})
+    fields = _sync(tether, key, "fields")  # "Get latest fields"
     assert fields["records_changed"] == 8 and fields["api_calls"] == 1
+    with tether.client(key) as c:
+        lead = c.get("/api/v1/salesforce/fields/Lead").json()
+        assert lead["layout_required"] == ["LastName", "Company", "Status", "Email"]
+        assert {"Email", "Company"} <= {f["name"] for f in lead["fields"]}
+        assert c.get("/api/v1/salesforce/fields/Nope__c").status_code == 404
+
+    # A write that found a record gone flags its object: the next interval re-audits it.
+    from tether.store.db import make_engine, session_factory
+    from tether.sync.pull import flag_inconsistency
+    engine = make_engine(tether.settings.effective_database_url)
+    with session_factory(engine)() as db:
+        flag_inconsistency(db, ws_id, "Contact")
+        db.commit()
+    engine.dispose()
+    before = _usage(tether, org["name"])
+    healed = _sync(tether, key, "interval")
+    # One Bulk job (create, poll, results, delete) for Contact, and the composite call.
+    assert healed["api_calls"] == _usage(tether, org["name"]) - before
+    assert 3 <= healed["api_calls"] <= 8
 
 
 def test_sandbox_choice_lands_in_the_sandbox(tether: Tether) -> None:

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tether.services import connection, custom_objects
 from tether.services import sync as sync_service
 from tether.services import workspaces as ws
-from tether.services.errors import Invalid
-from tether.store.models import SalesforceConnection
+from tether.services.errors import Invalid, NotFound
+from tether.store.models import FieldMetadata, SalesforceConnection
 from tether.sync import mirror
 from tether.sync.runs import recent_runs, run_json
 from tether.web.deps import Db, Me, State
@@ -143,3 +143,18 @@ def delete_custom_object(sobject: str, db: Db, actor: Me) -> None:
 @router.get("/usage")
 def usage(db: Db, actor: Me) -> dict[str, Any]:
     return custom_objects.usage_json(db, actor.workspace_id)
+
+
+@router.get("/fields/{sobject}")
+def fields(sobject: str, db: Db, actor: Me) -> dict[str, Any]:
+    """The org's field metadata for an object, as last synced ("Get latest fields" refreshes
+    it), with the fields the page layout makes required."""
+    row = db.get(FieldMetadata, (actor.workspace_id, sobject))
+    if row is None:
+        raise NotFound(f"no field metadata for {sobject}: run the fields sync", "sobject")
+    return {"sobject": sobject, "fetched_at": row.fetched_at.isoformat(),
+            "layout_required": row.layout_required,
+            "fields": [{k: f.get(k) for k in ("name", "label", "type", "length", "nillable",
+                                              "createable", "updateable", "referenceTo",
+                                              "picklistValues", "custom")}
+                       for f in row.fields]}
