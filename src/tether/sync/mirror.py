@@ -6,10 +6,10 @@ SystemModstamp, so a webhook delivered twice, late, or after an interval sync ch
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, Connection, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -80,9 +80,8 @@ def _bulk_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
     sql = (f"INSERT INTO mirror_record ({', '.join(_COLUMNS)}) VALUES "
            f"({', '.join([mark] * len(_COLUMNS))}) ON CONFLICT (workspace_id, sf_id) DO UPDATE "
            f"SET {updates} WHERE mirror_record.system_modstamp < excluded.system_modstamp")
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    conn.exec_driver_sql(sql, [tuple(dumps(r[c]) if c == "data" else r[c] for c in _COLUMNS)
-                               for r in rows])
+    conn.exec_driver_sql(sql, [tuple(orjson.dumps(r[c]).decode() if c == "data" else r[c]
+                                     for c in _COLUMNS) for r in rows])
 
 
 def mark_deleted(db: Session, workspace_id: str, deleted: Iterable[tuple[str, str]]) -> int:
