@@ -27,7 +27,9 @@ ADMIN = "admin@acme.example"
 PASSWORD = "tether-demo"  # noqa: S105 - the emulator's documented demo password
 
 
-class _LoginForm(HTMLParser):
+class LoginForm(HTMLParser):
+    """A login page's form as a browser reads it: where it posts and its inputs."""
+
     def __init__(self) -> None:
         super().__init__()
         self.action = ""
@@ -40,16 +42,22 @@ class _LoginForm(HTMLParser):
         elif tag == "input" and "name" in a:
             self.fields[a["name"]] = a.get("value", "")
 
+    @classmethod
+    def filled(cls, html: str, page_url: str, username: str, password: str
+               ) -> tuple[str, dict[str, str]]:
+        """Where to post and what: the form's hidden fields plus the credentials."""
+        form = cls()
+        form.feed(html)
+        form.fields.update(username=username, password=password)
+        return urljoin(page_url, form.action or page_url), form.fields
+
 
 async def _log_in(authorize_url: str) -> str:
     """Do what the admin would do in a browser: fill sfemu's login form and follow back."""
     async with httpx.AsyncClient(follow_redirects=True, timeout=120) as browser:
         page = await browser.get(authorize_url)
-        form = _LoginForm()
-        form.feed(page.text)
-        form.fields.update(username=ADMIN, password=PASSWORD)
-        done = await browser.post(urljoin(str(page.url), form.action or str(page.url)),
-                                  data=form.fields)
+        target, data = LoginForm.filled(page.text, str(page.url), ADMIN, PASSWORD)
+        done = await browser.post(target, data=data)
         return done.text
 
 

@@ -6,9 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -17,24 +15,11 @@ from cryptography.fernet import Fernet
 
 from tests.conftest import Sfemu
 from tether.config import Settings
+from tether.demo import LoginForm
 from tether.net import listen
 from tether.services import workspaces as ws
 from tether.store.db import make_engine, session_factory
 from tether.web.app import create_app
-
-
-class _Form(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.action = a.get("action", "")
-        elif tag == "input" and "name" in a:
-            self.fields[a["name"]] = a.get("value", "")
 
 
 @dataclass
@@ -76,11 +61,8 @@ class Tether:
         browser = self.sfemu.client(follow_redirects=True)
         with browser:
             page = browser.get(authorize)
-            form = _Form()
-            form.feed(page.text)
-            form.fields.update(username=username, password="tether-demo")
-            return browser.post(urljoin(str(page.url), form.action or str(page.url)),
-                                data=form.fields)
+            target, data = LoginForm.filled(page.text, str(page.url), username, "tether-demo")
+            return browser.post(target, data=data)
 
 
 @pytest.fixture
