@@ -103,26 +103,25 @@ async def _run_claimed(sessions: Any, vault: Vault, settings: Settings, workspac
         if job is not None:
             break
         await asyncio.sleep(1)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as bar:
-        tasks: dict[str, Any] = {}
+    error: str | None = "interrupted"
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as bar:
+            tasks: dict[str, Any] = {}
 
-        def progress(sobject: str, done: int, total: int | None) -> None:
-            if sobject not in tasks:
-                tasks[sobject] = bar.add_task(sobject, total=total)
-            bar.update(tasks[sobject], completed=done, total=total)
-        try:
-            result = await sync_service.run_sync(sessions, vault, settings, workspace_id, kind,
-                                                 progress)
-        except Exception as exc:
-            with sessions() as db:
-                finish(db, job_id, error=str(exc))
-                db.commit()
-            raise
-    with sessions() as db:
-        finish(db, job_id, error=result.get("error"))
-        db.commit()
-    return result
+            def progress(sobject: str, done: int, total: int | None) -> None:
+                if sobject not in tasks:
+                    tasks[sobject] = bar.add_task(sobject, total=total)
+                bar.update(tasks[sobject], completed=done, total=total)
+            result = await sync_service.run_sync(sessions, vault, settings, workspace_id,
+                                                 kind, progress)
+            error = result.get("error")
+            return result
+    finally:
+        # Whatever happened (Ctrl-C included), give the workspace's lock back.
+        with sessions() as db:
+            finish(db, job_id, error=error, attempt=job.attempts)
+            db.commit()
 
 
 @app.command()

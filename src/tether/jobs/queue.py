@@ -74,10 +74,22 @@ class EmbeddedQueue:
         return job
 
 
+def renew(db: Session, job_id: str, attempt: int, lease: dt.timedelta) -> bool:
+    """Extend a running job's lease; False when it is no longer this attempt's to renew."""
+    renewed = db.execute(update(Job).where(Job.id == job_id, Job.status == "running",
+                                           Job.attempts == attempt)
+                         .values(lease_until=utcnow() + lease))
+    return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def finish(db: Session, job_id: str, *, error: str | None = None,
-           retry_in: dt.timedelta | None = None, max_attempts: int = 5) -> None:
+           retry_in: dt.timedelta | None = None, max_attempts: int = 5,
+           attempt: int | None = None) -> None:
+    """Record how a job ended.  With ``attempt``, only if that attempt still holds the job
+    (a lease that ran out and was taken over belongs to the newer attempt)."""
     job = db.get(Job, job_id)
-    if job is None:
+    if job is None or (attempt is not None and (job.attempts != attempt
+                                                or job.status != "running")):
         return
     if error is None:
         job.status, job.lease_until, job.last_error = "done", None, None

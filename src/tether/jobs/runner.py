@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tether.jobs.queue import EmbeddedQueue, finish
+from tether.jobs.queue import EmbeddedQueue, finish, renew
 
 Handler = Callable[[dict[str, Any], str | None], Awaitable[None]]
 log = logging.getLogger("tether.jobs")
@@ -38,32 +38,49 @@ class EmbeddedRunner:
             db.commit()
             if job is None:
                 return False
-            job_id, kind, payload, workspace_id = job.id, job.kind, job.payload, \
-                job.workspace_id
+            job_id, kind, payload, workspace_id, attempt = (
+                job.id, job.kind, job.payload, job.workspace_id, job.attempts)
         handler = self.handlers.get(kind)
         error: str | None = None
-        if handler is None:
-            error = f"no handler for job kind {kind}"
-        else:
-            try:
+        heartbeat = asyncio.create_task(self._heartbeat(job_id, attempt))
+        try:
+            if handler is None:
+                error = f"no handler for job kind {kind}"
+            else:
                 await handler(payload, workspace_id)
-            except Exception as exc:  # a failed job is recorded and retried, never lost
-                log.exception("job %s (%s) failed", job_id, kind)
-                error = f"{type(exc).__name__}: {exc}"
-        with self.sessions() as db:
-            finish(db, job_id, error=error,
-                   retry_in=dt.timedelta(seconds=min(300, 5 * 2 ** random.randint(0, 4))))
-            db.commit()
+        except Exception as exc:  # a failed job is recorded and retried, never lost
+            log.exception("job %s (%s) failed", job_id, kind)
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            with self.sessions() as db:
+                finish(db, job_id, error=error, attempt=attempt,
+                       retry_in=dt.timedelta(seconds=min(300, 5 * 2 ** random.randint(0, 4))))
+                db.commit()
         return True
+
+    async def _heartbeat(self, job_id: str, attempt: int) -> None:
+        """Keep the lease while the handler runs: a long audit must not be handed out twice."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            with self.sessions() as db:
+                renew(db, job_id, attempt, self.lease)
+                db.commit()
 
     async def run_forever(self) -> None:
         while True:
-            if self.on_tick is not None:
-                with self.sessions() as db:
-                    self.on_tick(db)
-                    db.commit()
-            while await self.run_once():
-                pass
+            try:
+                if self.on_tick is not None:
+                    with self.sessions() as db:
+                        self.on_tick(db)
+                        db.commit()
+                while await self.run_once():
+                    pass
+            except Exception:  # a database hiccup must not stop the worker for good
+                log.exception("worker loop error; retrying")
+                await asyncio.sleep(self.poll_seconds)
             self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)

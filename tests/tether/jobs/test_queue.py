@@ -92,3 +92,47 @@ def test_runner_runs_handlers_and_records_failures(migrated_url: str) -> None:
         assert good is not None and good.status == "done"
         assert failed is not None and failed.status == "queued"  # retried later
         assert failed.last_error == "RuntimeError: salesforce said no"
+
+
+def test_a_long_job_keeps_its_lease(migrated_url: str) -> None:
+    """A job running longer than its lease is not handed out again (the heartbeat renews)."""
+    sessions = session_factory(make_engine(migrated_url))
+    q = EmbeddedQueue()
+    with sessions() as db:
+        jid = q.enqueue(db, "slow", {}, workspace_id="w", lock_key="sync:w")
+        db.commit()
+    stolen: list[Any] = []
+
+    async def slow(payload: dict[str, Any], workspace_id: str | None) -> None:
+        for _ in range(6):
+            await asyncio.sleep(0.2)
+            with sessions() as db:
+                stolen.append(q.claim(db, LEASE))
+                db.commit()
+
+    runner = EmbeddedRunner(sessions, {"slow": slow}, lease=dt.timedelta(seconds=0.3))
+    assert asyncio.run(runner.run_once())
+    assert stolen == [None] * 6
+    with sessions() as db:
+        job = db.get(Job, jid)
+        assert job is not None and job.status == "done" and job.attempts == 1
+
+
+def test_the_worker_survives_a_failing_tick(migrated_url: str) -> None:
+    sessions = session_factory(make_engine(migrated_url))
+    ticks: list[int] = []
+
+    def tick(db: Any) -> None:
+        ticks.append(1)
+        if len(ticks) == 1:
+            raise RuntimeError("database is locked")
+
+    runner = EmbeddedRunner(sessions, {}, on_tick=tick, poll_seconds=0.05)
+
+    async def run_briefly() -> None:
+        task = asyncio.create_task(runner.run_forever())
+        await asyncio.sleep(0.4)
+        assert not task.done()
+        task.cancel()
+    asyncio.run(run_briefly())
+    assert len(ticks) >= 2
