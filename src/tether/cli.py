@@ -40,7 +40,7 @@ def migrate() -> None:
     """Bring the database (TETHER_DATABASE_URL) to the current schema."""
     settings = Settings()
     upgrade(settings.effective_database_url)
-    console.print(f"migrated {settings.effective_database_url.split('@')[-1]}")
+    console.print(f"migrated {_without_password(settings.effective_database_url)}")
 
 
 @app.command()
@@ -169,10 +169,16 @@ def demo(port: int = 8000, emulator_port: int = 8765,
 def config() -> None:
     """Print the effective configuration (from TETHER_* environment variables)."""
     settings = Settings()
+    secret = {"secret_key", "salesforce_client_secret"}
     for name, value in settings.model_dump().items():
-        if name != "secret_key":
-            console.print(f"{name} = {value}")
-    console.print(f"effective_database_url = {settings.effective_database_url}")
+        console.print(f"{name} = {'***' if name in secret and value else value}")
+    url = _without_password(settings.effective_database_url)
+    console.print(f"effective_database_url = {url}")
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def main() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import time
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -62,11 +64,19 @@ class Vault:
 
 
 def load_or_create_key(path: Path) -> str:
-    """The embedded default keeps its key beside the database, readable by its owner only."""
-    if path.exists():
-        return path.read_text().strip()
+    """The embedded default keeps its key beside the database, readable by its owner only.
+    Created exclusively with mode 0600: two processes starting together agree on one key."""
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key().decode()
-    path.write_text(key)
-    path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # the other process may still be writing it
+            existing = path.read_text().strip()
+            if existing:
+                return existing
+            time.sleep(0.01)
+        raise RuntimeError(f"{path} is empty") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
     return key

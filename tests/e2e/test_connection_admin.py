@@ -169,3 +169,25 @@ def test_tether_sync_command(sfemu: Sfemu, migrated_url: str, tmp_path: Path) ->
     bad = subprocess.run([sys.executable, "-m", "tether", "sync", "everything"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0
+
+
+def test_an_audit_whose_job_is_gone_starts_afresh(sfemu: Sfemu, migrated_url: str,
+                                                  tmp_path: Path) -> None:
+    sessions, settings, ws_id, org = _connected_context(sfemu, migrated_url, tmp_path)
+    sfemu.admin("POST", f"/orgs/{org}/seed", json={"accounts": 2, "contacts": 30})
+    with sessions() as db:  # as if a job older than Salesforce's seven days was pending
+        db.merge(SyncState(workspace_id=ws_id, sobject="Contact", needs_audit=True,
+                           audit_job_id="7505g0000000099AAA", audit_locator="MTAwMA"))
+        db.commit()
+    vault = Vault(settings.effective_secret_key())
+
+    async def audit() -> int:
+        counter = pull.CallCounter()
+        async with connection.sync_user_client(sessions, vault, settings, ws_id,
+                                               on_usage=counter) as client:
+            return await pull.audit(pull.PullContext(sessions, client, ws_id, counter),
+                                    ["Contact"])
+    assert asyncio.run(audit()) == 30
+    with sessions() as db:
+        state = db.get(SyncState, (ws_id, "Contact"))
+        assert state is not None and not state.needs_audit and state.audit_job_id is None

@@ -22,7 +22,14 @@ from tether.salesforce.errors import SalesforceError
 from tether.security import Vault, hash_secret
 from tether.services.errors import Conflict, Invalid, NotFound
 from tether.services.workspaces import Actor, actor_for_membership
-from tether.store.models import ApiUsage, OAuthAttempt, SalesforceConnection, Workspace, utcnow
+from tether.store.models import (
+    ApiUsage,
+    OAuthAttempt,
+    SalesforceConnection,
+    Workspace,
+    as_utc,
+    utcnow,
+)
 
 ATTEMPT_TTL = dt.timedelta(minutes=15)
 REQUIRED_OBJECTS = ("Account", "Contact", "Event", "Lead", "Opportunity", "Task")
@@ -57,8 +64,10 @@ def start_connect(db: Session, vault: Vault, settings: Settings, actor: Actor,
                         verifier_enc=vault.encrypt(verifier), sandbox=sandbox,
                         redirect_uri=redirect_uri(settings)))
     db.flush()
+    # prompt=login: Salesforce always asks for the password, so nobody is connected silently
+    # by following a link while already logged in to Salesforce.
     return auth.authorize_url(oauth_app(settings, sandbox), redirect_uri(settings), state,
-                              challenge)
+                              challenge, prompt="login")
 
 
 async def access_problem(client: SalesforceClient) -> str | None:
@@ -95,7 +104,7 @@ async def finish_connect(sessions: sessionmaker[Session], vault: Vault, settings
                           "mismatch). Start the connection again.", "state")
         db.delete(attempt)
         db.commit()
-        if utcnow() - _aware(attempt.created_at) > ATTEMPT_TTL:
+        if utcnow() - as_utc(attempt.created_at) > ATTEMPT_TTL:
             raise Invalid("This sign-in took too long. Start the connection again.", "state")
         actor = actor_for_membership(db, attempt.membership_id)
         workspace = db.get(Workspace, actor.workspace_id)
@@ -121,10 +130,6 @@ async def finish_connect(sessions: sessionmaker[Session], vault: Vault, settings
         db.commit()
     return {"connected": True, "salesforce_username": identity.username,
             "org_id": credentials.org_id, "sandbox": attempt.sandbox}
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 async def _revoke_quietly(http: httpx.AsyncClient, credentials: Credentials) -> None:

@@ -15,7 +15,7 @@ from tether.jobs.queue import EmbeddedQueue
 from tether.security import Vault
 from tether.services.connection import sync_user_client
 from tether.services.errors import Invalid
-from tether.store.models import Job, SyncRun, Workspace, utcnow
+from tether.store.models import Job, SyncRun, Workspace, as_utc, utcnow
 from tether.sync import pull
 
 SYNC_JOB = "salesforce.sync"
@@ -68,10 +68,12 @@ async def wait_for_job(sessions: sessionmaker[Session], job_id: str,
     return None
 
 
-def latest_run(db: Session, workspace_id: str, kind: str) -> SyncRun | None:
-    return db.scalar(select(SyncRun).where(SyncRun.workspace_id == workspace_id,
-                                           SyncRun.kind == kind)
-                     .order_by(SyncRun.started_at.desc()).limit(1))
+def latest_run(db: Session, workspace_id: str, kind: str,
+               since: dt.datetime | None = None) -> SyncRun | None:
+    query = select(SyncRun).where(SyncRun.workspace_id == workspace_id, SyncRun.kind == kind)
+    if since is not None:
+        query = query.where(SyncRun.started_at >= since)
+    return db.scalar(query.order_by(SyncRun.started_at.desc()).limit(1))
 
 
 def schedule_due(db: Session) -> list[str]:
@@ -89,9 +91,6 @@ def schedule_due(db: Session) -> list[str]:
             if pending is not None:
                 continue
             last = latest_run(db, ws.id, kind)
-            started = last.started_at if last else None
-            if started is not None and started.tzinfo is None:
-                started = started.replace(tzinfo=dt.UTC)
-            if started is None or now - started >= period:
+            if last is None or now - as_utc(last.started_at) >= period:
                 queued.append(enqueue_sync(db, ws.id, kind))
     return queued

@@ -19,10 +19,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tether.salesforce.bulk2 import PollPolicy
 from tether.salesforce.client import SalesforceClient
-from tether.salesforce.composite import CompositeSubrequest
-from tether.salesforce.datetimes import parse_datetime
+from tether.salesforce.composite import COMPOSITE_LIMIT, CompositeSubrequest
+from tether.salesforce.datetimes import format_datetime, format_param, parse_datetime, soql_datetime
 from tether.salesforce.errors import ErrorKind, SalesforceError
-from tether.store.models import CustomObjectConfig, FieldMetadata, SyncRun, SyncState, utcnow
+from tether.store.models import (
+    CustomObjectConfig,
+    FieldMetadata,
+    SyncRun,
+    SyncState,
+    as_utc,
+    utcnow,
+)
 from tether.sync import fields as fieldmeta
 from tether.sync import mirror
 from tether.sync.runs import finish_run, run_json, start_run
@@ -34,7 +41,6 @@ AUDIT_POLL = PollPolicy(initial=0.2, factor=1.5, max_interval=5.0)
 # SystemModstamps, and clock skew.  Re-reading is harmless (newer-wins), only costly.
 DEFAULT_OVERLAP = dt.timedelta(minutes=1)
 DELETIONS_WINDOW = dt.timedelta(days=15)  # what Salesforce keeps in the recycle bin
-COMPOSITE_MAX = 25
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -90,7 +96,7 @@ async def sync_fields(ctx: PullContext) -> int:
     with ctx.sessions() as db:
         objects = objects_for(db, ctx.workspace_id)
     updated = 0
-    per_call = COMPOSITE_MAX // 2
+    per_call = COMPOSITE_LIMIT // 2
     for start in range(0, len(objects), per_call):
         chunk = objects[start:start + per_call]
         subrequests = [s for o in chunk for s in (
@@ -145,10 +151,36 @@ async def audit(ctx: PullContext, objects: list[str] | None = None) -> int:
     async def one(sobject: str) -> int:
         async with gate:
             return await _audit_object(ctx, sobject)
-    return sum(await asyncio.gather(*(one(o) for o in targets)))
+    # Each object on its own: one that fails does not stop the others (it stays flagged
+    # for audit and is tried again at the next sync).
+    results = await asyncio.gather(*(one(o) for o in targets), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return sum(r for r in results if isinstance(r, int))
 
 
 async def _audit_object(ctx: PullContext, sobject: str) -> int:
+    try:
+        return await _audit_object_once(ctx, sobject)
+    except SalesforceError as exc:
+        with ctx.sessions() as db:
+            state = _state(db, ctx.workspace_id, sobject)
+            resuming = state.audit_job_id is not None
+            if not resuming or exc.error_code not in _JOB_GONE:
+                raise
+            # The job to resume is gone (Salesforce keeps them seven days): start afresh.
+            state.audit_job_id = state.audit_locator = None
+            state.audited_at = None
+            db.commit()
+    return await _audit_object_once(ctx, sobject)
+
+
+_JOB_GONE = frozenset({"NOT_FOUND", "INVALIDJOB", "INVALIDJOBSTATE", "BULK_JOB_FAILED",
+                       "INVALID_LOCATOR"})
+
+
+async def _audit_object_once(ctx: PullContext, sobject: str) -> int:
     with ctx.sessions() as db:
         info = _field_info(db, ctx.workspace_id, sobject)
         state = _state(db, ctx.workspace_id, sobject)
@@ -156,7 +188,7 @@ async def _audit_object(ctx: PullContext, sobject: str) -> int:
         if job_id is None or state.audited_at is None:
             # When the export's snapshot starts: the watermark the interval sync takes over.
             state.audited_at = utcnow()
-        started = state.audited_at
+        started = as_utc(state.audited_at)
         db.commit()
     if info is None:
         return 0
@@ -190,21 +222,11 @@ async def _audit_object(ctx: PullContext, sobject: str) -> int:
     with ctx.sessions() as db:
         state = _state(db, ctx.workspace_id, sobject)
         # Changes made after the export's snapshot began come with the next interval sync.
-        state.watermark = _format(started - ctx.overlap)
+        state.watermark = format_datetime(started - ctx.overlap)
         state.needs_audit = False
         state.audit_job_id = state.audit_locator = None
         db.commit()
     return count
-
-
-def _format(value: dt.datetime) -> str:
-    value = value.astimezone(dt.UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
-
-
-def _soql_datetime(value: str) -> str:
-    moment = parse_datetime(value).astimezone(dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 # -- interval ---------------------------------------------------------------------------------
@@ -225,12 +247,12 @@ async def interval(ctx: PullContext) -> int:
         info = infos[sobject]
         if info is None or mark is None:
             continue
-        since = _soql_datetime(_format(parse_datetime(mark) - ctx.overlap))
+        since = soql_datetime(parse_datetime(mark) - ctx.overlap)
         queries[sobject] = fieldmeta.soql_select(
             sobject, info[0], f"SystemModstamp >= {since} ORDER BY SystemModstamp")
     names = list(queries)
-    for start in range(0, len(names), COMPOSITE_MAX):
-        chunk = names[start:start + COMPOSITE_MAX]
+    for start in range(0, len(names), COMPOSITE_LIMIT):
+        chunk = names[start:start + COMPOSITE_LIMIT]
         results = await ctx.client.composite([
             CompositeSubrequest("GET", f"queryAll?q={quote(queries[o], safe='')}", f"q_{o}")
             for o in chunk])
@@ -273,26 +295,27 @@ async def deletions(ctx: PullContext) -> int:
     # keeps a deletion made this very second from waiting for the next run.
     end = utcnow() + dt.timedelta(minutes=1)
     start = end - DELETIONS_WINDOW
-    params = f"start={_param(start)}&end={_param(end)}"
+    params = f"start={quote(format_param(start), safe='')}&end={quote(format_param(end), safe='')}"
     changed = 0
-    for first in range(0, len(objects), COMPOSITE_MAX):
-        chunk = objects[first:first + COMPOSITE_MAX]
+    for first in range(0, len(objects), COMPOSITE_LIMIT):
+        chunk = objects[first:first + COMPOSITE_LIMIT]
         results = await ctx.client.composite([
             CompositeSubrequest("GET", f"sobjects/{o}/deleted/?{params}", f"x_{o}")
             for o in chunk])
+        failed = [r for r in results if not r.ok]
         with ctx.sessions() as db:
             for result in results:
                 if not result.ok:
                     continue
                 changed += mirror.mark_deleted(db, ctx.workspace_id, [
-                    (str(r["id"]), _format(parse_datetime(str(r["deletedDate"]))))
+                    (str(r["id"]), format_datetime(parse_datetime(str(r["deletedDate"]))))
                     for r in result.body.get("deletedRecords", [])])
             db.commit()
+        if failed:  # the others are applied; the run still reports the failure
+            error = failed[0].error
+            raise error if error is not None else SalesforceError(
+                failed[0].status, "UNKNOWN", "getDeleted failed")
     return changed
-
-
-def _param(value: dt.datetime) -> str:
-    return quote(value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"), safe="")
 
 
 # -- running one, with its record ---------------------------------------------------------------
@@ -311,15 +334,20 @@ async def run(ctx: PullContext, kind: str) -> dict[str, Any]:
         run_id = record.id
     before = ctx.counter.calls
     outcome, error, changed = "succeeded", None, 0
+    unexpected: Exception | None = None
     try:
         changed = int(await KINDS[kind](ctx))
     except SalesforceError as exc:
         outcome = "halted" if exc.kind in (ErrorKind.QUOTA, ErrorKind.AUTH) else "failed"
         error = f"{exc.error_code}: {exc.message}"
+    except Exception as exc:  # recorded, then raised again so the job is retried
+        outcome, error, unexpected = "failed", f"{type(exc).__name__}: {exc}", exc
     with ctx.sessions() as db:
         row = db.get(SyncRun, run_id)
         assert row is not None
         finish_run(db, row, outcome, records_changed=changed,
                    api_calls=ctx.counter.calls - before, error=error)
         db.commit()
+        if unexpected is not None:
+            raise unexpected
         return run_json(row)

@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -39,5 +40,6 @@ async def salesforce_webhook(workspace_id: str, request: Request, db: Db,
     if workspace.salesforce_org_id and doc.org_id[:15] != workspace.salesforce_org_id[:15]:
         return JSONResponse({"detail": f"org_id {doc.org_id} is not this workspace's org"},
                             status_code=422)
-    result = apply_document(db, workspace, doc)
+    # The database work runs off the event loop, so a slow write never stalls other requests.
+    result = await run_in_threadpool(apply_document, db, workspace, doc)
     return JSONResponse(result)

@@ -13,7 +13,7 @@ from tether.services import connection, custom_objects
 from tether.services import sync as sync_service
 from tether.services import workspaces as ws
 from tether.services.errors import Invalid, NotFound
-from tether.store.models import FieldMetadata, SalesforceConnection
+from tether.store.models import FieldMetadata, SalesforceConnection, utcnow
 from tether.sync import mirror
 from tether.sync.runs import recent_runs, run_json
 from tether.web.deps import Db, Me, State
@@ -107,6 +107,7 @@ async def disconnect(actor: Me, app: State) -> None:
 async def sync_now(body: SyncIn, actor: Me, app: State) -> JSONResponse:
     """Runs one sync now (through the job queue, so never two at once for a workspace)."""
     actor.require_admin()
+    asked_at = utcnow()
     with app.sessions() as db:
         job_id = sync_service.enqueue_sync(db, actor.workspace_id, body.kind)
         db.commit()
@@ -114,10 +115,11 @@ async def sync_now(body: SyncIn, actor: Me, app: State) -> JSONResponse:
         app.wake()
     job = await sync_service.wait_for_job(app.sessions, job_id)
     with app.sessions() as db:
-        run = sync_service.latest_run(db, actor.workspace_id, body.kind)
+        # Only a run this request caused: an older one must not pass for its outcome.
+        run = sync_service.latest_run(db, actor.workspace_id, body.kind, since=asked_at)
         if job is None:
             return JSONResponse({"job_id": job_id, "status": "queued"}, status_code=202)
-        body_json = run_json(run) if run is not None else {}
+        body_json: dict[str, Any] = run_json(run) if run is not None else {"kind": body.kind}
         body_json["job_id"] = job_id
         if job.last_error and (run is None or run.outcome == "running"):
             body_json.update(outcome="failed", error=job.last_error)
