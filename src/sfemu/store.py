@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS token (
 CREATE TABLE IF NOT EXISTS query_cursor (
     id TEXT PRIMARY KEY, org_id TEXT NOT NULL, user_id TEXT NOT NULL, data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS query_cursor_row (
+    cursor_id TEXT NOT NULL, seq INTEGER NOT NULL, record TEXT NOT NULL,
+    PRIMARY KEY (cursor_id, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bulk_job (
     id TEXT PRIMARY KEY, org_id TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL
 );

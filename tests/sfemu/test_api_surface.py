@@ -358,3 +358,42 @@ def test_bulk_ingest_of_a_large_upload(admin: Rest) -> None:
     bid = bad.json()["id"]
     refused = admin.call("PUT", f"jobs/ingest/{bid}/batches", content=b"LastName\n\xff\xfe\n")
     assert admin.error(refused)["errorCode"] == "INVALIDJOB"
+
+
+def test_sorted_query_pages_come_from_a_snapshot(sfemu: Sfemu, org: dict[str, str],
+                                                 admin: Rest) -> None:
+    """An edit between pages neither repeats nor loses a record of a sorted query."""
+    sfemu.admin("POST", f"/orgs/{org['name']}/seed", json={"accounts": 2, "contacts": 450})
+    first = admin.call("GET", "query",
+                       params={"q": "SELECT Id, LastName FROM Contact ORDER BY SystemModstamp"},
+                       headers={"Sforce-Query-Options": "batchSize=200"}).json()
+    seen = [r["Id"] for r in first["records"]]
+    admin.call("PATCH", f"sobjects/Contact/{seen[0]}", json={"Title": "moved to the end"})
+    page = first
+    while not page["done"]:
+        page = admin.call("GET", page["nextRecordsUrl"]).json()
+        seen += [r["Id"] for r in page["records"]]
+    assert len(seen) == len(set(seen)) == 450 == first["totalSize"]
+
+
+def test_composite_references_keep_quotes_and_types(admin: Rest) -> None:
+    out = admin.call("POST", "composite", json={"compositeRequest": [
+        {"method": "POST", "url": f"{V}/sobjects/Account", "referenceId": "a",
+         "body": {"Name": 'Acme "Intl"', "NumberOfEmployees": 5}},
+        {"method": "GET", "url": f"{V}/sobjects/Account/@{{a.id}}?fields=Name,"
+                                 "NumberOfEmployees", "referenceId": "read"},
+        {"method": "POST", "url": f"{V}/sobjects/Account", "referenceId": "b",
+         "body": {"Name": "Copy of @{read.Name}", "NumberOfEmployees":
+                  "@{read.NumberOfEmployees}"}}]}).json()["compositeResponse"]
+    assert [o["httpStatusCode"] for o in out] == [201, 200, 201], out
+    copy = admin.get("Account", out[2]["body"]["id"])
+    assert copy["Name"] == 'Copy of Acme "Intl"' and copy["NumberOfEmployees"] == 5
+
+
+def test_bulk_results_refuse_a_non_positive_page(sfemu: Sfemu, org: dict[str, str],
+                                                 admin: Rest) -> None:
+    job = admin.call("POST", "jobs/query", json={"operation": "query",
+                                                 "query": "SELECT Id FROM Account"}).json()
+    _wait_job(admin, "query", job["id"])
+    r = admin.call("GET", f"jobs/query/{job['id']}/results", params={"maxRecords": "0"})
+    assert admin.error(r)["errorCode"] == "INVALIDJOB"

@@ -143,7 +143,9 @@ def query_results(req: ApiRequest) -> Reply:
     try:
         max_records = int(req.query.get("maxRecords") or DEFAULT_MAX_RECORDS)
     except ValueError:
-        raise ApiError("INVALIDJOB", "maxRecords must be a positive integer") from None
+        max_records = 0
+    if max_records <= 0:
+        raise ApiError("INVALIDJOB", "maxRecords must be a positive integer", ["maxRecords"])
     total = job["numberRecordsProcessed"]
     count = max(0, min(max_records, total - start))
     end = start + count

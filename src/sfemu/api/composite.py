@@ -161,17 +161,32 @@ def collection_retrieve(req: ApiRequest) -> Reply:
 _REF = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 
 
+def _lookup(m: re.Match[str], results: dict[str, Any]) -> Any:
+    ref, path = m.group(1), m.group(2)
+    if ref not in results or results[ref] is None:
+        raise KeyError(m.group(0))
+    value: Any = results[ref]
+    for key, index in re.findall(r"\.([A-Za-z0-9_]+)|\[(\d+)\]", path):
+        value = value[int(index)] if index else value[key]
+    return value
+
+
 def _resolve(text: str, results: dict[str, Any]) -> str:
-    def sub(m: re.Match[str]) -> str:
-        ref, path = m.group(1), m.group(2)
-        if ref not in results or results[ref] is None:
-            raise KeyError(m.group(0))
-        value: Any = results[ref]
-        for step in re.findall(r"\.([A-Za-z0-9_]+)|\[(\d+)\]", path):
-            key, index = step
-            value = value[int(index)] if index else value[key]
-        return str(value)
-    return _REF.sub(sub, text)
+    return _REF.sub(lambda m: str(_lookup(m, results)), text)
+
+
+def _resolve_body(body: Any, results: dict[str, Any]) -> Any:
+    """References in a request body, resolved on the parsed JSON: a string that is exactly
+    one reference takes the referenced value itself; references inside text are substituted
+    as text.  (Never pasted into JSON source, so a quote in a value cannot break or inject.)"""
+    if isinstance(body, dict):
+        return {k: _resolve_body(v, results) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_resolve_body(v, results) for v in body]
+    if isinstance(body, str):
+        whole = _REF.fullmatch(body)
+        return _lookup(whole, results) if whole else _resolve(body, results)
+    return body
 
 
 def sub_request(parent: ApiRequest, method: str, url: str, body: Any,
@@ -213,9 +228,7 @@ def composite(req: ApiRequest) -> Reply:
                     break
                 try:
                     url = _resolve(str(sub.get("url", "")), results)
-                    payload = sub.get("body")
-                    if payload is not None:
-                        payload = json.loads(_resolve(json.dumps(payload), results))
+                    payload = _resolve_body(sub.get("body"), results)
                 except (KeyError, IndexError, TypeError) as exc:
                     out.append(_halted(ref, f"Invalid reference specified. No value for {exc} "
                                        "found in a previous subrequest."))

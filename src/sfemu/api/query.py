@@ -66,28 +66,34 @@ def _batch_size(req: ApiRequest) -> int:
 
 
 def _page(req: ApiRequest, cursor_id: str, state: dict[str, Any]) -> Reply:
-    query, ctx = compile_for(req, state["soql"])
-    include_deleted = state["include_deleted"]
+    """The next page.  A streamed query resumes after the last Id it gave; a sorted one (or
+    one with OFFSET, or an aggregate) reads the rows its first call fixed, as Salesforce
+    serves a query's results from the snapshot taken when it ran."""
     position, total, batch = state["position"], state["total"], state["batch"]
-    records: list[dict[str, Any]] = []
-    if query.is_count_only:
-        return Reply(body={"totalSize": total, "done": True, "records": []})
-    resumable = query.resumable
-    rows = query.run(ctx, include_deleted=include_deleted,
-                     after_id=state["last_id"] if resumable else "")
-    skip = 0 if resumable else position
-    last_id = state["last_id"]
     want = min(batch, total - position)
-    for rid, record in rows:
-        if skip:
-            skip -= 1
-            continue
-        if len(records) >= want:
-            break
-        records.append(record)
-        last_id = rid
-    position += len(records)
-    done = position >= total or len(records) < want
+    if state["snapshot"]:
+        rows = req.emu.store.execute(
+            "SELECT record FROM query_cursor_row WHERE cursor_id = ? AND seq >= ? "
+            "ORDER BY seq LIMIT ?", [cursor_id, position, want]).fetchall()
+        records = [json.loads(r[0]) for r in rows]
+        last_id = ""
+    else:
+        query, ctx = compile_for(req, state["soql"])
+        records, last_id = [], state["last_id"]
+        for rid, record in query.run(ctx, include_deleted=state["include_deleted"],
+                                     after_id=last_id):
+            if len(records) >= want:
+                break
+            records.append(record)
+            last_id = rid
+    return _reply(req, cursor_id, state, records, last_id)
+
+
+def _reply(req: ApiRequest, cursor_id: str, state: dict[str, Any],
+           records: list[dict[str, Any]], last_id: str) -> Reply:
+    position = state["position"] + len(records)
+    total = state["total"]
+    done = position >= total or not records
     body: dict[str, Any] = {"totalSize": total, "done": done}
     if not done:
         state.update(position=position, last_id=last_id)
@@ -95,10 +101,11 @@ def _page(req: ApiRequest, cursor_id: str, state: dict[str, Any]) -> Reply:
             "INSERT INTO query_cursor(id, org_id, user_id, data) VALUES (?,?,?,json(?)) "
             "ON CONFLICT(id) DO UPDATE SET data = excluded.data",
             [cursor_id, req.session.org.id, req.session.user_id, json.dumps(state)])
-        endpoint = "queryAll" if include_deleted else "query"
+        endpoint = "queryAll" if state["include_deleted"] else "query"
         body["nextRecordsUrl"] = f"{req.base}/{endpoint}/{cursor_id}-{position}"
     else:
         req.emu.store.execute("DELETE FROM query_cursor WHERE id = ?", [cursor_id])
+        req.emu.store.execute("DELETE FROM query_cursor_row WHERE cursor_id = ?", [cursor_id])
     body["records"] = records
     return Reply(body=body)
 
@@ -109,11 +116,35 @@ def _start(req: ApiRequest, include_deleted: bool) -> Reply:
         raise ApiError("MALFORMED_QUERY", "A query string must be provided with the q "
                        "parameter")
     query, ctx = compile_for(req, soql)
-    total = query.count(ctx, include_deleted=include_deleted)
-    state = {"soql": soql, "include_deleted": include_deleted, "position": 0, "total": total,
-             "batch": _batch_size(req), "last_id": ""}
     cursor_id = "01g" + req.session.org.pod + secrets.token_hex(6)
-    return _page(req, cursor_id, state)
+    batch = _batch_size(req)
+    state: dict[str, Any] = {"soql": soql, "include_deleted": include_deleted, "position": 0,
+                             "batch": batch, "last_id": "", "snapshot": not query.resumable}
+    if query.is_count_only:
+        return Reply(body={"totalSize": query.count(ctx, include_deleted=include_deleted),
+                           "done": True, "records": []})
+    if query.resumable:
+        state["total"] = query.count(ctx, include_deleted=include_deleted)
+        return _page(req, cursor_id, state)
+    # Sorted in memory by the engine anyway: keep the rows past the first page on disk.
+    first: list[dict[str, Any]] = []
+    spill: list[tuple[str, int, str]] = []
+    total = 0
+    for _, record in query.run(ctx, include_deleted=include_deleted):
+        if total < batch:
+            first.append(record)
+        else:
+            spill.append((cursor_id, total, json.dumps(record)))
+        total += 1
+        if len(spill) >= 1000:
+            req.emu.store.executemany(
+                "INSERT INTO query_cursor_row(cursor_id, seq, record) VALUES (?,?,?)", spill)
+            spill.clear()
+    if spill:
+        req.emu.store.executemany(
+            "INSERT INTO query_cursor_row(cursor_id, seq, record) VALUES (?,?,?)", spill)
+    state["total"] = total
+    return _reply(req, cursor_id, state, first, "")
 
 
 def _next(req: ApiRequest) -> Reply:
