@@ -192,13 +192,13 @@ async def _run_query_job(emu: Emulator, job: dict[str, Any], session: Session) -
     while True:
         # A resumable query is read a chunk at a time (Id order, resuming after the last Id)
         # so other requests are served in between; a sorted one is read in one pass.
-        rows = query.run(ctx, include_deleted=include_deleted,
-                         after_id=after if query.resumable else "")
+        rows = query.cells(ctx, include_deleted=include_deleted,
+                           after_id=after if query.resumable else "")
         lines: list[tuple[str, str, int, str]] = []
-        for rid, record in rows:
+        for rid, cells in rows:
             if query.limit is not None and seq >= query.limit:
                 break
-            values = ["" if v is None else v for v in query.flatten(record)]
+            values = ["" if v is None else v for v in cells]
             lines.append((job["id"], "result", seq, writer.line(values)))
             seq += 1
             after = rid

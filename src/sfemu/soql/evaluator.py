@@ -50,6 +50,22 @@ class CompiledQuery:
             return runner.aggregate_rows(self._plan)
         return runner.rows(self._plan, after_id if self.resumable else "")
 
+    def cells(self, ctx: QueryContext, *, include_deleted: bool, after_id: str = ""
+              ) -> Iterator[tuple[str, list[str | None]]]:
+        """(Id, CSV cells of ``columns``) in result order: what a Bulk export writes.  A plain
+        field list is read straight from the records, without shaping them first."""
+        if not self._flat or self.has_subquery or self.is_aggregate or self.is_count_only:
+            for rid, record in self.run(ctx, include_deleted=include_deleted,
+                                        after_id=after_id):
+                yield rid, self.flatten(record)
+            return
+        runner = Runner(ctx, include_deleted, ctx.now().date())
+        columns = self.columns
+        for page in runner.record_pages(self._plan, after_id if self.resumable else ""):
+            for record in page:
+                get = record.get
+                yield str(get("Id", "")), [_cell(get(name)) for name in columns]
+
     def count(self, ctx: QueryContext, *, include_deleted: bool) -> int:
         """totalSize as Salesforce reports it, LIMIT and OFFSET included."""
         return Runner(ctx, include_deleted, ctx.now().date()).count(self._plan)

@@ -126,6 +126,11 @@ class Runner:
 
     def rows(self, plan: Plan, after_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """(Id, shaped record) in result order, honouring OFFSET and LIMIT."""
+        for page in self.record_pages(plan, after_id):
+            yield from self._shape_page(plan, page)
+
+    def record_pages(self, plan: Plan, after_id: str) -> Iterator[list[Record]]:
+        """Pages of the stored records in result order, OFFSET and LIMIT applied, unshaped."""
         skip = 0 if after_id else plan.offset
         remaining = plan.limit
         if remaining == 0:
@@ -138,7 +143,7 @@ class Runner:
                 page = page[:remaining]
                 remaining -= len(page)
             if page:
-                yield from self._shape_page(plan, page)
+                yield page
             if remaining == 0:
                 return
 

@@ -45,6 +45,8 @@ def upsert(db: Session, workspace_id: str, sobject: str,
            records: Iterable[Mapping[str, Any]], *, count: bool = True) -> int:
     """Insert or replace records whose SystemModstamp is newer; answers how many changed
     (with ``count=False``, as the audit's bulk path asks, how many were offered: faster)."""
+    if not count:
+        return _bulk_insert(db.connection(), workspace_id, sobject, records)
     rows = [{"workspace_id": workspace_id, "sf_id": r["Id"], **key_columns(sobject, r),
              "data": dict(r)} for r in records]
     if not rows:
@@ -58,9 +60,6 @@ def upsert(db: Session, workspace_id: str, sobject: str,
         where=MirrorRecord.system_modstamp < base.excluded.system_modstamp,
     )
     conn = db.connection()
-    if not count:
-        _bulk_insert(conn, rows)
-        return len(rows)
     counted = stmt.returning(MirrorRecord.sf_id)  # inserted or replaced; skipped: nothing
     changed = 0
     for start in range(0, len(rows), 1000):
@@ -71,17 +70,25 @@ def upsert(db: Session, workspace_id: str, sobject: str,
 _COLUMNS = ("workspace_id", "sf_id", *_KEYS)
 
 
-def _bulk_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """The audit's hot path: one driver-level executemany, same newer-wins statement, without
-    per-row parameter processing (the JSON is encoded here once)."""
-    dialect = conn.dialect
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+def _bulk_insert(conn: Connection, workspace_id: str, sobject: str,
+                 records: Iterable[Mapping[str, Any]]) -> int:
+    """The audit's hot path: one driver-level executemany, same newer-wins statement, rows
+    built straight into parameter tuples (in _COLUMNS order), the JSON encoded once."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     updates = ", ".join(f"{c} = excluded.{c}" for c in _KEYS)
     sql = (f"INSERT INTO mirror_record ({', '.join(_COLUMNS)}) VALUES "
            f"({', '.join([mark] * len(_COLUMNS))}) ON CONFLICT (workspace_id, sf_id) DO UPDATE "
            f"SET {updates} WHERE mirror_record.system_modstamp < excluded.system_modstamp")
-    conn.exec_driver_sql(sql, [tuple(orjson.dumps(r[c]).decode() if c == "data" else r[c]
-                                     for c in _COLUMNS) for r in rows])
+    params = []
+    for r in records:
+        keys = key_columns(sobject, r)
+        params.append((workspace_id, r["Id"], keys["system_modstamp"], keys["is_deleted"],
+                       keys["email_lower"], keys["account_id"], keys["contact_id"],
+                       keys["opportunity_id"], keys["owner_id"], keys["converted_contact_id"],
+                       keys["master_record_id"], orjson.dumps(r).decode(), sobject))
+    if params:
+        conn.exec_driver_sql(sql, params)
+    return len(params)
 
 
 def mark_deleted(db: Session, workspace_id: str, deleted: Iterable[tuple[str, str]]) -> int:
