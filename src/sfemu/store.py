@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 PAGE = 1000
 
@@ -203,14 +205,14 @@ class Store:
             f"INSERT INTO {_table(sobject)}(id, org_id, is_deleted, modstamp, data) "
             "VALUES (?, ?, ?, ?, ?)",
             ((r.id, r.org_id, int(r.is_deleted), r.data.get("SystemModstamp") or "",
-              json.dumps(r.data, separators=(",", ":"))) for r in rows))
+              orjson.dumps(r.data).decode()) for r in rows))
 
     def update(self, sobject: str, rows: Iterable[Row]) -> None:
         self.executemany(
             f"UPDATE {_table(sobject)} SET is_deleted = ?, modstamp = ?, data = ? "
             "WHERE id = ? AND org_id = ?",
             ((int(r.is_deleted), r.data.get("SystemModstamp") or "",
-              json.dumps(r.data, separators=(",", ":")), r.id, r.org_id) for r in rows))
+              orjson.dumps(r.data).decode(), r.id, r.org_id) for r in rows))
 
     def get_many(self, sobject: str, org_id: str, ids: Iterable[str],
                  include_deleted: bool = True) -> dict[str, Row]:
@@ -226,7 +228,7 @@ class Store:
             if not include_deleted:
                 sql += " AND is_deleted = 0"
             for rid, org, deleted, data in self.execute(sql, [org_id, *chunk]).fetchall():
-                out[rid] = Row(rid, org, bool(deleted), json.loads(data))
+                out[rid] = Row(rid, org, bool(deleted), orjson.loads(data))
         return out
 
     def scan(self, sobject: str, org_id: str, *, include_deleted: bool = False,
@@ -265,7 +267,7 @@ class Store:
         while True:
             batch = self.execute(sql, [*params, last]).fetchall()
             for rid, org, deleted, data in batch:
-                yield Row(rid, org, bool(deleted), json.loads(data))
+                yield Row(rid, org, bool(deleted), orjson.loads(data))
             if len(batch) < page:
                 return
             last = batch[-1][0]

@@ -24,6 +24,7 @@ from sfemu.soql.context import SoqlError
 from sfemu.soql.evaluator import compile_query
 
 CHUNK = 2000
+BLOCK = 500  # result lines stored per row: fewer, larger rows than one per record
 UPLOAD_CHUNK = 1 << 20  # bytes of an upload stored per row
 INGEST_COMMIT = 200  # records per transaction, as triggers see them
 DEFAULT_MAX_RECORDS = 100_000
@@ -155,8 +156,25 @@ def query_results(req: ApiRequest) -> Reply:
 
     def stream() -> Iterator[bytes]:
         yield job["_header"].encode()
-        yield from _rows(emu, job["id"], "result", start, end)
+        yield from _result_rows(emu, job["id"], start, end)
     return Reply(200, headers=headers, stream=stream, media_type="text/csv")
+
+
+def _result_rows(emu: Emulator, job_id: str, start: int, end: int) -> Iterator[bytes]:
+    """Result lines [start, end) from their blocks (each a JSON array of BLOCK lines)."""
+    first, last = start // BLOCK, (end - 1) // BLOCK
+    block = first
+    while block <= last:
+        rows = emu.store.execute(
+            "SELECT seq, line FROM bulk_row WHERE job_id = ? AND part = 'result' AND "
+            "seq >= ? AND seq <= ? ORDER BY seq LIMIT 20", [job_id, block, last]).fetchall()
+        if not rows:
+            return
+        for seq, text in rows:
+            lines = json.loads(text)
+            base = seq * BLOCK
+            yield "".join(lines[max(0, start - base):end - base]).encode()
+        block = rows[-1][0] + 1
 
 
 def _b36(n: int) -> str:
@@ -189,25 +207,37 @@ async def _run_query_job(emu: Emulator, job: dict[str, Any], session: Session) -
     job["_header"] = writer.line(query.columns)
     seq = 0
     after = ""
+    pending: list[str] = []  # lines of the block being filled
+
+    def store_blocks(final: bool) -> None:
+        blocks = []
+        while len(pending) >= BLOCK or (final and pending):
+            lines = pending[:BLOCK]
+            del pending[:BLOCK]
+            blocks.append((job["id"], "result", (seq - len(pending) - len(lines)) // BLOCK,
+                           json.dumps(lines)))
+        emu.store.executemany(
+            "INSERT OR REPLACE INTO bulk_row(job_id, part, seq, line) VALUES (?,?,?,?)", blocks)
+
     while True:
         # A resumable query is read a chunk at a time (Id order, resuming after the last Id)
         # so other requests are served in between; a sorted one is read in one pass.
         rows = query.cells(ctx, include_deleted=include_deleted,
                            after_id=after if query.resumable else "")
-        lines: list[tuple[str, str, int, str]] = []
+        read = 0
         for rid, cells in rows:
             if query.limit is not None and seq >= query.limit:
                 break
-            values = ["" if v is None else v for v in cells]
-            lines.append((job["id"], "result", seq, writer.line(values)))
+            pending.append(writer.line(["" if v is None else v for v in cells]))
             seq += 1
+            read += 1
             after = rid
-            if query.resumable and len(lines) >= CHUNK:
+            if query.resumable and read >= CHUNK:
                 break
-        emu.store.executemany(
-            "INSERT OR REPLACE INTO bulk_row(job_id, part, seq, line) VALUES (?,?,?,?)", lines)
+        finished = not query.resumable or read < CHUNK
+        store_blocks(final=finished)
         job["numberRecordsProcessed"] = seq
-        if not query.resumable or len(lines) < CHUNK:
+        if finished:
             return
         await asyncio.sleep(0)
 

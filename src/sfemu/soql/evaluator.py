@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from sfemu.schema.model import TEXT_TYPES
 from sfemu.soql import ast
 from sfemu.soql.binding import Binder
 from sfemu.soql.context import QueryContext, SoqlError
@@ -61,10 +62,16 @@ class CompiledQuery:
             return
         runner = Runner(ctx, include_deleted, ctx.now().date())
         columns = self.columns
+        # Text fields are stored as the strings they export as; only the others need _cell.
+        fields = ctx.schema.objects[self.sobject].fields
+        others = [i for i, name in enumerate(columns)
+                  if name not in fields or fields[name].type not in TEXT_TYPES]
         for page in runner.record_pages(self._plan, after_id if self.resumable else ""):
             for record in page:
-                get = record.get
-                yield str(get("Id", "")), [_cell(get(name)) for name in columns]
+                row = list(map(record.get, columns))
+                for i in others:
+                    row[i] = _cell(row[i])
+                yield str(record.get("Id", "")), row
 
     def count(self, ctx: QueryContext, *, include_deleted: bool) -> int:
         """totalSize as Salesforce reports it, LIMIT and OFFSET included."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from collections import deque
+import io
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -52,61 +52,44 @@ class PollPolicy:
             delay = min(self.max_interval, delay * self.factor)
 
 
-class _Lines:
-    """The csv reader's input: complete records are pushed in before each ``next``."""
-
-    def __init__(self) -> None:
-        self.lines: deque[str] = deque()
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        return self.lines.popleft()
-
-
 class CsvRecords:
-    """Text chunks in, CSV records out, holding at most one unfinished record.
+    """Text chunks in, CSV records out, holding back at most the unfinished end.
 
-    Lines end at ``\\n`` only (``lineEnding`` LF or CRLF), kept with their ending, so a quoted
-    ``\\r``, ``\\r\\n``, form feed or U+2028 inside a value reaches the value unchanged (which
-    ``httpx.Response.aiter_lines``, splitting like ``str.splitlines`` and dropping line endings,
-    would not).  A record is complete when its quotes balance.
+    Each complete stretch (it ends at a ``\n`` with its quotes balanced) is parsed whole by
+    the C csv reader over ``io.StringIO(newline="")``: line endings are kept, so a quoted
+    ``\r``, ``\r\n``, form feed or U+2028 inside a value reaches it unchanged (which
+    ``httpx.Response.aiter_lines``, splitting like ``str.splitlines`` and dropping the
+    endings, would not).
     """
 
     def __init__(self, delimiter: str = ",") -> None:
-        self._input = _Lines()
-        self._reader = csv.reader(self._input, delimiter=delimiter, strict=True)
-        self._tail = ""  # text after the last line ending
-        self._record: list[str] = []  # lines of a record still inside quotes
-        self._quotes = 0
+        self._delimiter = delimiter
+        self._tail = ""  # text not yet parsed: after the last complete record
 
     def feed(self, text: str) -> Iterator[list[str]]:
         if not text:
             return
-        lines = (self._tail + text).split("\n")
-        self._tail = lines.pop()
-        for line in lines:
-            yield from self._line(line + "\n")
+        buffer = self._tail + text
+        cut = buffer.rfind("\n") + 1
+        head = buffer[:cut]
+        if not head or head.count('"') % 2:
+            self._tail = buffer  # inside a quoted value: wait for the rest of the record
+            return
+        self._tail = buffer[cut:]
+        yield from self._parse(head)
 
     def close(self) -> Iterator[list[str]]:
-        if self._tail:
-            tail, self._tail = self._tail, ""
-            yield from self._line(tail)
-        if self._record:
+        tail, self._tail = self._tail, ""
+        if tail.count('"') % 2:
             raise ValueError("the CSV ends inside a quoted value")
+        if tail:
+            yield from self._parse(tail)
 
-    def _line(self, line: str) -> Iterator[list[str]]:
-        self._record.append(line)
-        self._quotes += line.count('"')
-        if self._quotes % 2:
-            return
-        self._input.lines.extend(self._record)
-        self._record.clear()
-        self._quotes = 0
-        values = next(self._reader)
-        if values:  # a blank line is no record
-            yield values
+    def _parse(self, text: str) -> Iterator[list[str]]:
+        for values in csv.reader(io.StringIO(text, newline=""), delimiter=self._delimiter,
+                                 strict=True):
+            if values:  # a blank line is no record
+                yield values
 
 
 class Bulk2Query:

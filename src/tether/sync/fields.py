@@ -60,17 +60,16 @@ class RowTyper:
     """typed_row with the per-field conversions worked out once (the audit's hot path)."""
 
     def __init__(self, types: Mapping[str, str]) -> None:
-        self._convert = {name: _converter(kind) for name, kind in types.items()}
+        # Only the few non-text fields need work beyond "" -> None.
+        self._convert = [(name, fn) for name, kind in types.items()
+                         if (fn := _converter(kind)) is not None]
 
     def __call__(self, row: Mapping[str, str]) -> dict[str, Any]:
-        convert = self._convert
-        out: dict[str, Any] = {}
-        for name, raw in row.items():
-            if raw == "":
-                out[name] = None
-            else:
-                fn = convert.get(name)
-                out[name] = raw if fn is None else fn(raw)
+        out: dict[str, Any] = {k: (v if v != "" else None) for k, v in row.items()}
+        for name, fn in self._convert:
+            raw = out.get(name)
+            if raw is not None:
+                out[name] = fn(raw)
         return out
 
 

@@ -36,7 +36,8 @@ from tether.sync.runs import finish_run, run_json, start_run
 
 AUDIT_BATCH = 5000
 AUDIT_PARALLEL_JOBS = 3
-AUDIT_POLL = PollPolicy(initial=0.2, factor=1.5, max_interval=5.0)
+# Notice a finished job within a second or two (each poll is one API call).
+AUDIT_POLL = PollPolicy(initial=0.25, factor=1.25, max_interval=2.0)
 # Re-read this much before the watermark: transactions that committed late with earlier
 # SystemModstamps, and clock skew.  Re-reading is harmless (newer-wins), only costly.
 DEFAULT_OVERLAP = dt.timedelta(minutes=1)

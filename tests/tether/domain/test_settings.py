@@ -127,3 +127,14 @@ def test_exclusions(email: str, reason_part: str) -> None:
                                    "a@notinternal.example"])
 def test_people_are_not_excluded(email: str) -> None:
     assert exclusion_reason(email, ["boss@partner.example"], ["internal.example"]) is None
+
+
+def test_bulk_rows_are_typed_like_rest_json() -> None:
+    from tether.sync.fields import typed_row
+    types = {"Id": "id", "IsDeleted": "boolean", "NumberOfEmployees": "int",
+             "AnnualRevenue": "currency", "Name": "string", "Phone": "phone"}
+    row = {"Id": "001", "IsDeleted": "false", "NumberOfEmployees": "12",
+           "AnnualRevenue": "1500.5", "Name": "", "Phone": "555", "Unknown__c": "x"}
+    assert typed_row(types, row) == {"Id": "001", "IsDeleted": False, "NumberOfEmployees": 12,
+                                     "AnnualRevenue": 1500.5, "Name": None, "Phone": "555",
+                                     "Unknown__c": "x"}
