@@ -23,7 +23,8 @@ from sfemu.errors import ApiError, not_found
 from sfemu.soql.context import SoqlError
 from sfemu.soql.evaluator import compile_query
 
-CHUNK = 2000
+CHUNK = 2000  # rows a query job processes between yields to the event loop
+JOB_PAUSE = 0.004  # seconds a query job pauses between chunks
 BLOCK = 500  # result lines stored per row: fewer, larger rows than one per record
 UPLOAD_CHUNK = 1 << 20  # bytes of an upload stored per row
 INGEST_COMMIT = 200  # records per transaction, as triggers see them
@@ -32,6 +33,7 @@ _tasks: set[asyncio.Task[None]] = set()
 # Jobs are processed one at a time, in the order they were queued, as an org's jobs queue on
 # Salesforce: the first job's results are ready while the next one is processed.
 _processing = asyncio.Lock()
+_downloads: list[str] = []  # result pages being streamed right now
 
 
 def _job_info(job: dict[str, Any]) -> dict[str, Any]:
@@ -155,8 +157,12 @@ def query_results(req: ApiRequest) -> Reply:
     emu = req.emu
 
     def stream() -> Iterator[bytes]:
-        yield job["_header"].encode()
-        yield from _result_rows(emu, job["id"], start, end)
+        _downloads.append(job["id"])
+        try:
+            yield job["_header"].encode()
+            yield from _result_rows(emu, job["id"], start, end)
+        finally:
+            _downloads.remove(job["id"])
     return Reply(200, headers=headers, stream=stream, media_type="text/csv")
 
 
@@ -239,7 +245,9 @@ async def _run_query_job(emu: Emulator, job: dict[str, Any], session: Session) -
         job["numberRecordsProcessed"] = seq
         if finished:
             return
-        await asyncio.sleep(0)
+        # While results are being downloaded, a real pause rather than a bare yield: the
+        # download gets the event loop, as Salesforce's servers would not make it wait.
+        await asyncio.sleep(JOB_PAUSE if _downloads else 0)
 
 
 # -- ingest jobs ------------------------------------------------------------------------------

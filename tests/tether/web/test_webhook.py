@@ -134,3 +134,38 @@ def test_other_org_is_refused(world: World) -> None:
                 org="00D5g0000000002AAA")
     r = _post(world, token, body)
     assert r.status_code == 422 and "not this workspace's org" in r.json()["detail"]
+
+
+def test_bulk_and_row_paths_store_the_same_columns(migrated_url: str) -> None:
+    """The audit's inlined bulk path and the per-row path write identical key columns."""
+    from tether.services import workspaces as ws
+    from tether.store.db import make_engine, session_factory
+    from tether.store.models import MirrorRecord
+    from tether.sync import mirror
+    engine = make_engine(migrated_url)
+    records = [
+        {"Id": "0035g0000000001AAA", "SystemModstamp": "2026-11-28T10:00:00.000+0000",
+         "Email": " Jane@Globex.example ", "AccountId": "0015g0000000001AAA",
+         "OwnerId": "0055g0000000001AAA", "IsDeleted": False},
+        {"Id": "00T5g0000000001AAA", "SystemModstamp": "2026-11-28T10:00:00.000+0000",
+         "WhoId": "0035g0000000001AAA", "IsDeleted": True, "MasterRecordId": None},
+        {"Id": "00K5g0000000001AAA", "SystemModstamp": "2026-11-28T10:00:00.000+0000",
+         "ContactId": "0035g0000000001AAA", "OpportunityId": "0065g0000000001AAA"},
+        {"Id": "00Q5g0000000001AAA", "SystemModstamp": "2026-11-28T10:00:00.000+0000",
+         "ConvertedContactId": "0035g0000000001AAA", "Email": ""}]
+    columns = ("sobject", "system_modstamp", "is_deleted", "email_lower", "account_id",
+               "contact_id", "opportunity_id", "owner_id", "converted_contact_id",
+               "master_record_id", "data")
+    stored = []
+    with session_factory(engine)() as db:
+        for count in (True, False):
+            actor = ws.create_workspace(db, name=f"W{count}", admin_email=f"a{count}@x.example",
+                                        admin_password=None)
+            mirror.upsert(db, actor.workspace_id, "Thing", records, count=count)
+            db.commit()
+            rows = db.query(MirrorRecord).filter_by(workspace_id=actor.workspace_id).order_by(
+                MirrorRecord.sf_id).all()
+            stored.append([tuple(getattr(r, c) for c in columns) for r in rows])
+    engine.dispose()
+    assert stored[0] == stored[1] and len(stored[0]) == 4
+    assert stored[0][0][3] == "jane@globex.example"
