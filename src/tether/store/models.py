@@ -182,7 +182,6 @@ class MirrorRecord(Base):
         Index("ix_mirror_opportunity", "workspace_id", "opportunity_id",
               sqlite_where=text("opportunity_id IS NOT NULL"),
               postgresql_where=text("opportunity_id IS NOT NULL")),
-        Index("ix_mirror_modstamp", "workspace_id", "sobject", "system_modstamp"),
     )
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
                                               primary_key=True)

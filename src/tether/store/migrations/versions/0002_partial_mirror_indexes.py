@@ -1,4 +1,5 @@
-"""Partial mirror indexes: skip rows without the looked-up key
+"""Partial mirror indexes: skip rows without the looked-up key; drop the unused
+SystemModstamp index (watermarks come from Salesforce, not from the mirror)
 
 Revision ID: 0002
 Revises: 0001
@@ -24,6 +25,7 @@ _INDEXES = {
 
 
 def upgrade() -> None:
+    op.drop_index("ix_mirror_modstamp", table_name="mirror_record")
     for name, (columns, key) in _INDEXES.items():
         op.drop_index(name, table_name="mirror_record")
         where = sa.text(f"{key} IS NOT NULL")
@@ -35,3 +37,5 @@ def downgrade() -> None:
     for name, (columns, _) in _INDEXES.items():
         op.drop_index(name, table_name="mirror_record")
         op.create_index(name, "mirror_record", columns)
+    op.create_index("ix_mirror_modstamp", "mirror_record",
+                    ["workspace_id", "sobject", "system_modstamp"])
