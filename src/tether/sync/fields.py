@@ -65,7 +65,14 @@ class RowTyper:
                          if (fn := _converter(kind)) is not None]
 
     def __call__(self, row: Mapping[str, str]) -> dict[str, Any]:
-        out: dict[str, Any] = {k: (v if v != "" else None) for k, v in row.items()}
+        return self.in_place(dict(row))
+
+    def in_place(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Type a row the caller owns, without copying it (the audit's rows are fresh)."""
+        out = row
+        for key, value in row.items():
+            if value == "":
+                out[key] = None
         for name, fn in self._convert:
             raw = out.get(name)
             if raw is not None:

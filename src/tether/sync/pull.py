@@ -208,9 +208,9 @@ async def _audit_object_once(ctx: PullContext, sobject: str) -> int:
             db.commit()
         batch.clear()
 
-    typed = fieldmeta.RowTyper(types)
+    typed = fieldmeta.RowTyper(types).in_place
     async for row in query:
-        batch.append(typed(row))
+        batch.append(typed(row))  # the client gives each row a fresh dict: typed in place
         count += 1
         if len(batch) >= AUDIT_BATCH:
             flush()
