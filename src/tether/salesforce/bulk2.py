@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import AsyncGenerator, Iterator
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -121,26 +122,34 @@ class Bulk2Query:
         self.page_records: int | None = None  # Sforce-NumberOfRecords of the current page
         self.rows_read = 0
         self.done = False
-        self._rows: AsyncGenerator[dict[str, str], None] = self._run()
+        self._batches: AsyncGenerator[list[dict[str, str]], None] = self._run()
+        self._buffer: deque[dict[str, str]] = deque()
 
     def __aiter__(self) -> Bulk2Query:
         return self
 
     async def __anext__(self) -> dict[str, str]:
-        return await self._rows.__anext__()
+        while not self._buffer:
+            self._buffer.extend(await self._batches.__anext__())
+        return self._buffer.popleft()
+
+    def batches(self) -> AsyncIterator[list[dict[str, str]]]:
+        """The rows a parsed chunk of text at a time: cheaper per row for large exports.
+        (Use either this or plain iteration on one query, not both.)"""
+        return self._batches
 
     async def aclose(self) -> None:
-        await self._rows.aclose()
+        await self._batches.aclose()
 
-    async def _run(self) -> AsyncGenerator[dict[str, str], None]:
+    async def _run(self) -> AsyncGenerator[list[dict[str, str]], None]:
         if self.job_id is None:
             await self._create()
         info = await self._wait()
         self.records_count = int(info.get("numberRecordsProcessed") or 0)
         while True:
-            async with aclosing(self._page()) as rows:
-                async for row in rows:
-                    yield row
+            async with aclosing(self._page()) as batches:
+                async for batch in batches:
+                    yield batch
             if self.next_locator in (None, "", "null"):
                 break
             self.locator = self.next_locator
@@ -174,20 +183,21 @@ class Bulk2Query:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _page(self) -> AsyncGenerator[dict[str, str], None]:
-        """The current page's rows; a connection lost mid-page is retried, skipping the rows
-        already given (a page's content never changes)."""
+    async def _page(self) -> AsyncGenerator[list[dict[str, str]], None]:
+        """The current page's rows, in batches; a connection lost mid-page is retried,
+        skipping the rows already given (a page's content never changes)."""
         transport = self._transport
         given = 0
         tries = 0
         while True:
             try:
-                async with aclosing(self._stream_page()) as rows:
-                    async for index, row in rows:
-                        if index >= given:
-                            given = index + 1
-                            self.rows_read += 1
-                            yield row
+                async with aclosing(self._stream_page()) as batches:
+                    async for start, batch in batches:
+                        fresh = batch[max(0, given - start):]
+                        if fresh:
+                            given = start + len(batch)
+                            self.rows_read += len(fresh)
+                            yield fresh
                 return
             except httpx.HTTPError as exc:
                 error = transport_error(exc, sent=True)
@@ -197,7 +207,8 @@ class Bulk2Query:
             await asyncio.sleep(transport.backoff.delay(tries))
             tries += 1
 
-    async def _stream_page(self) -> AsyncGenerator[tuple[int, dict[str, str]], None]:
+    async def _stream_page(self) -> AsyncGenerator[tuple[int, list[dict[str, str]]], None]:
+        """(index of the first row, rows) for each chunk of the page's text."""
         params: dict[str, str | int] = {"maxRecords": self.max_records}
         if self.locator:
             params["locator"] = self.locator
@@ -210,16 +221,21 @@ class Bulk2Query:
             parser = CsvRecords()
             header: list[str] | None = None
             index = 0
-            async for chunk in response.aiter_text():
-                for values in parser.feed(chunk):
+
+            def rows(records: Iterator[list[str]]) -> list[dict[str, str]]:
+                nonlocal header
+                out: list[dict[str, str]] = []
+                for values in records:
                     if header is None:
                         header = [values[0].lstrip("\ufeff"), *values[1:]]
-                        continue
-                    yield index, dict(zip(header, values, strict=True))
-                    index += 1
-            for values in parser.close():
-                if header is None:
-                    header = values
-                    continue
-                yield index, dict(zip(header, values, strict=True))
-                index += 1
+                    else:
+                        out.append(dict(zip(header, values, strict=True)))
+                return out
+            async for chunk in response.aiter_text():
+                batch = rows(parser.feed(chunk))
+                if batch:
+                    yield index, batch
+                    index += len(batch)
+            batch = rows(parser.close())
+            if batch:
+                yield index, batch

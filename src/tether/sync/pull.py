@@ -209,9 +209,9 @@ async def _audit_object_once(ctx: PullContext, sobject: str) -> int:
         batch.clear()
 
     typed = fieldmeta.RowTyper(types).in_place
-    async for row in query:
-        batch.append(typed(row))  # the client gives each row a fresh dict: typed in place
-        count += 1
+    async for rows in query.batches():
+        batch.extend(map(typed, rows))  # the client gives each row a fresh dict
+        count += len(rows)
         if len(batch) >= AUDIT_BATCH:
             flush()
             if ctx.progress:
