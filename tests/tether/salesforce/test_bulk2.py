@@ -128,3 +128,15 @@ async def test_bulk2_query_all_rows_and_errors(connect: Connect) -> None:
     with pytest.raises(SalesforceError) as caught:
         [r async for r in sf.bulk2_query("SELECT COUNT() FROM Contact", poll=POLL)]
     assert caught.value.kind is ErrorKind.PERMANENT
+
+
+async def test_batches_give_the_same_rows_as_plain_iteration(connect: Connect,
+                                                             seeded: int) -> None:
+    sf = await connect()
+    plain = [r async for r in sf.bulk2_query("SELECT Id, Email FROM Contact", poll=POLL,
+                                             max_records=1000)]
+    query = sf.bulk2_query("SELECT Id, Email FROM Contact", poll=POLL, max_records=1000)
+    batches = [batch async for batch in query.batches()]
+    assert len(batches) >= 3  # at least one per page
+    assert [r for batch in batches for r in batch] == plain
+    assert query.rows_read == seeded and query.done
