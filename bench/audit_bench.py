@@ -16,11 +16,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import psutil
+
+from sfemu import launch
 
 OBJECTS = ["Contact", "Lead"]
 
@@ -128,13 +129,8 @@ def main() -> None:
     from cryptography.fernet import Fernet
     with tempfile.TemporaryDirectory() as tmp:
         certs = Path(tmp) / "certs"
-        emu = subprocess.Popen([sys.executable, "-m", "sfemu", "serve", "--port", "0", "--db",
-                                f"{tmp}/sfemu.db", "--tls", "--cert-dir", str(certs)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert emu.stdout is not None
-        base = next(line.split()[-1] for line in emu.stdout
-                    if line.startswith("sfemu listening on "))
-        threading.Thread(target=lambda: [None for _ in emu.stdout or []], daemon=True).start()
+        emu, base = launch.start("--port", "0", "--db", f"{tmp}/sfemu.db", "--tls",
+                                 "--cert-dir", str(certs))
         ca = str(certs / "ca.pem")
         try:
             import ssl
@@ -152,8 +148,7 @@ def main() -> None:
                 ["--child", "tether", "--db-url", f"sqlite:///{tmp}/tether.db", "--base", base,
                  "--ca", ca], {"BENCH_KEY": Fernet.generate_key().decode()})
         finally:
-            emu.terminate()
-            emu.wait(timeout=30)
+            launch.stop(emu, timeout=30)
     our_rate = ours["records"] / ours["seconds"]
     their_rate = theirs["records"] / theirs["seconds"]
     print(f"Tether audit into the mirror (SQLite): {ours['records']:,.0f} records in "

@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -20,18 +18,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-
-def start(db: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "sfemu", "serve", "--port", "0", "--db",
-                             str(db)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("sfemu listening on "):
-            threading.Thread(target=lambda: [None for _ in proc.stdout or []],
-                             daemon=True).start()
-            return proc, line.split()[-1]
-    raise RuntimeError("sfemu did not start")
+from sfemu import launch
 
 
 class PeakRss:
@@ -72,12 +59,11 @@ def main() -> None:
     args = parser.parse_args()
     n = args.contacts
     with tempfile.TemporaryDirectory() as tmp:
-        proc, base = start(Path(tmp) / "bench.db")
+        proc, base = launch.start("--port", "0", "--db", str(Path(tmp) / "bench.db"))
         try:
             run(base, proc.pid, n, args.lookups)
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            launch.stop(proc, timeout=30)
 
 
 def run(base: str, pid: int, n: int, lookups: int) -> None:

@@ -12,8 +12,6 @@ import itertools
 import os
 import ssl
 import subprocess
-import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from sfemu import launch
 
 _org_numbers = itertools.count(1)
 
@@ -32,12 +32,7 @@ class Sfemu:
     process: subprocess.Popen[str]
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        launch.stop(self.process)
 
     def client(self, **kw: object) -> httpx.Client:
         ctx = ssl.create_default_context(cafile=self.ca_file)
@@ -68,19 +63,7 @@ class Sfemu:
 
 
 def start_sfemu(cert_dir: Path, *extra: str) -> Sfemu:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sfemu", "serve", "--port", "0", "--tls", "--cert-dir",
-         str(cert_dir), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("sfemu listening on "):
-            base = line.split()[-1]
-            break
-    else:
-        raise RuntimeError("sfemu did not start: " + (proc.stdout.read() or ""))
-    # Keep draining the pipe so the server never blocks on a full buffer.
-    threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
+    proc, base = launch.start("--port", "0", "--tls", "--cert-dir", str(cert_dir), *extra)
     return Sfemu(base, str(cert_dir / "ca.pem"), proc)
 
 

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
+from sfemu import launch
 from tether.config import Settings
 from tether.jobs.queue import EmbeddedQueue, finish
 from tether.jobs.runner import EmbeddedRunner
@@ -142,18 +142,12 @@ def demo(port: int = 8000, emulator_port: int = 8765,
     base = salesforce_url
     if base is None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        emulator = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "sfemu", "serve", "--port", str(emulator_port), "--db",
-             str(data_dir / "sfemu.db"), "--seed", str(seed)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert emulator.stdout is not None
-        for line in emulator.stdout:
-            if line.startswith("sfemu listening on "):
-                base = line.split()[-1]
-                break
-        else:
-            console.print(f"the emulator did not start: {emulator.stdout.read()}")
-            raise typer.Exit(1)
+        try:
+            emulator, base = launch.start("--port", str(emulator_port), "--db",
+                                          str(data_dir / "sfemu.db"), "--seed", str(seed))
+        except RuntimeError as exc:
+            console.print(str(exc))
+            raise typer.Exit(1) from None
     assert base is not None
     try:
         asyncio.run(run_demo(base.rstrip("/"), port, data_dir))
@@ -161,8 +155,7 @@ def demo(port: int = 8000, emulator_port: int = 8765,
         pass
     finally:
         if emulator is not None:
-            emulator.terminate()
-            emulator.wait(timeout=10)
+            launch.stop(emulator)
 
 
 @app.command()
