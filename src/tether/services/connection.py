@@ -157,6 +157,7 @@ def save_credentials(db: Session, vault: Vault, actor: Actor, credentials: Crede
                                    membership_id=actor.membership_id)
         db.add(row)
     row.login_url, row.instance_url = credentials.login_url, credentials.instance_url
+    row.sandbox = sandbox
     row.org_id, row.salesforce_user_id = credentials.org_id, credentials.user_id
     row.salesforce_username = username
     row.access_token_enc = vault.encrypt(credentials.access_token)
@@ -173,8 +174,8 @@ def connection_json(row: SalesforceConnection | None) -> dict[str, Any]:
     return {"connected": row.status == "connected", "status": row.status,
             "salesforce_username": row.salesforce_username,
             "salesforce_user_id": row.salesforce_user_id, "org_id": row.org_id,
-            "instance_url": row.instance_url, "sandbox": row.login_url.rstrip("/").endswith(
-                ("/test", "test.salesforce.com")), "last_error": row.last_error,
+            "instance_url": row.instance_url, "sandbox": row.sandbox,
+            "last_error": row.last_error,
             "connected_at": row.connected_at.isoformat()}
 
 
@@ -217,7 +218,7 @@ def client_for(sessions: sessionmaker[Session], vault: Vault, settings: Settings
         if row is None or row.status != "connected":
             raise Invalid("no working Salesforce connection for this member", "salesforce")
         credentials, workspace_id = _credentials(vault, row), row.workspace_id
-        sandbox = row.login_url.rstrip("/").endswith(("/test", "test.salesforce.com"))
+        sandbox = row.sandbox
 
     async def save_refresh(new: Credentials) -> None:
         with sessions() as db:

@@ -127,6 +127,7 @@ class SalesforceConnection(Base):
     membership_id: Mapped[str] = mapped_column(ForeignKey("membership.id",
                                                           ondelete="CASCADE"), unique=True)
     login_url: Mapped[str] = mapped_column(String(300))
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
     instance_url: Mapped[str] = mapped_column(String(300))
     org_id: Mapped[str] = mapped_column(String(18))
     salesforce_user_id: Mapped[str] = mapped_column(String(18))
