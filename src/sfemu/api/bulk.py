@@ -24,7 +24,7 @@ from sfemu.soql.context import SoqlError
 from sfemu.soql.evaluator import compile_query
 
 CHUNK = 2000  # rows a query job processes between yields to the event loop
-JOB_PAUSE = 0.004  # seconds a query job pauses between chunks
+JOB_PAUSE = 0.010  # seconds a query job pauses between chunks
 BLOCK = 500  # result lines stored per row: fewer, larger rows than one per record
 UPLOAD_CHUNK = 1 << 20  # bytes of an upload stored per row
 INGEST_COMMIT = 200  # records per transaction, as triggers see them
