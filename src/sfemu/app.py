@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import tempfile
 from collections.abc import AsyncIterator
 from typing import IO, Any
@@ -183,6 +182,3 @@ def rest_root(rest: Any) -> Any:
         request.path_params["path"] = ""
         return await rest(request)  # type: ignore[no-any-return]
     return endpoint
-
-
-VERSION_RE = re.compile(r"^\d+\.\d$")

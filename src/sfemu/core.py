@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sfemu.behaviour.values import format_datetime, parse_datetime
-from sfemu.errors import ApiError
-from sfemu.org.ids import KEY_PREFIXES, make_id, to18
+from sfemu.errors import invalid_session
+from sfemu.org.ids import KEY_PREFIXES, make_id
 from sfemu.org.model import DEFAULT_DAILY_LIMIT, Org, ProfilePerms
 from sfemu.schema import FieldDef, ObjectDef, OrgSchema, standard_objects
 from sfemu.schema.model import PicklistValue
@@ -268,7 +268,7 @@ class Emulator:
     def session_from_bearer(self, token: str) -> Session:
         rec = self.token_record(token, "access")
         if rec is None:
-            raise ApiError("INVALID_SESSION_ID", "Session expired or invalid")
+            raise invalid_session()
         org = self._orgs[rec["org_id"]]
         return self.session_for(org, rec["user_id"], rec["token_hash"])
 
@@ -321,7 +321,3 @@ def custom_object_def(spec: dict[str, Any]) -> ObjectDef:
                      key_prefix=spec["keyPrefix"], fields={f.name: f for f in fields},
                      custom=True, allow_activities=bool(spec.get("allowActivities", False)),
                      layout_required=["Name"])
-
-
-def normalize_id(value: str) -> str:
-    return to18(value)

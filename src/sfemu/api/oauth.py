@@ -12,7 +12,7 @@ import hmac
 import html
 import re
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -266,7 +266,3 @@ async def userinfo(request: Request, emu: Emulator) -> Response:
         "updated_at": user["LastModifiedDate"], "is_app_installed": True,
         "is_sandbox": session.org.is_sandbox, "profile_name": session.profile.name,
     })
-
-
-def host_of(url: str) -> str:
-    return urlsplit(url).netloc
