@@ -249,6 +249,8 @@ def record_api_usage(sessions: sessionmaker[Session], workspace_id: str, used: i
             row = ApiUsage(workspace_id=workspace_id, day=day, tether_calls=0)
             db.add(row)
         row.tether_calls += 1
+        hour = str(utcnow().hour)
+        row.hours = {**(row.hours or {}), hour: int((row.hours or {}).get(hour, 0)) + 1}
         row.org_used, row.org_max, row.updated_at = used, maximum, utcnow()
         db.commit()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -56,6 +57,14 @@ class Workspace(Base):
     realtime_token_created_at: Mapped[dt.datetime | None]
     last_webhook_at: Mapped[dt.datetime | None]
     interval_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # Activity sync: the share of the org's daily API limit Tether may use, how long a
+    # recipient without a record stays pending, and the matching tie-break.
+    api_budget_percent: Mapped[int] = mapped_column(Integer, default=70)
+    pending_window_hours: Mapped[int] = mapped_column(Integer, default=24)
+    tie_break: Mapped[list[Any] | None]
+    # Writes wait until then (budget reached or REQUEST_LIMIT_EXCEEDED), and why.
+    writes_paused_until: Mapped[dt.datetime | None]
+    writes_paused_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -250,6 +259,7 @@ class ApiUsage(Base):
     tether_calls: Mapped[int] = mapped_column(Integer, default=0)
     org_used: Mapped[int] = mapped_column(Integer, default=0)
     org_max: Mapped[int] = mapped_column(Integer, default=0)
+    hours: Mapped[dict[str, Any] | None]  # Tether's calls by UTC hour: {"15": 120, …}
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -270,3 +280,108 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class EventRow(Base):
+    """An ingested event, stored before the API answers 202.  The id is the client's."""
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_state", "state", "seq"),)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # Arrival order (planning follows it: 'first only' means first received).
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    membership_id: Mapped[str] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(String(30))
+    occurred_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(10), default="new")  # new | planned
+
+
+class ActivityRow(Base):
+    """One line of the activity log: an event's outcome for one recipient."""
+
+    __tablename__ = "activity"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "event_id", "recipient"),
+        Index("ix_activity_ws_created", "workspace_id", "created_at"),
+        Index("ix_activity_ws_status", "workspace_id", "status", "created_at"),
+        Index("ix_activity_member", "workspace_id", "membership_id", "created_at"),
+        Index("ix_activity_first", "workspace_id", "message_id", "type", "recipient"),
+        Index("ix_activity_pending", "status", "recipient",
+              sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(200))
+    membership_id: Mapped[str] = mapped_column(String(32))
+    role_id: Mapped[str | None] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(String(30))
+    recipient: Mapped[str] = mapped_column(String(320), default="")  # "" = nobody
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    group_key: Mapped[str | None] = mapped_column(String(250))
+    # synced | ignored | pending | errored; pending with a cause (no record yet, queued, paused)
+    status: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    match: Mapped[dict[str, Any] | None]
+    salesforce_ids: Mapped[list[Any]] = mapped_column(default=list)
+    error_code: Mapped[str | None] = mapped_column(String(80))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    occurred_at: Mapped[dt.datetime]
+    pending_until: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ActivityWrite(Base):
+    """One Task or Event in Salesforce, by its activity key.  Recorded before it is sent;
+    several activities may plan the same key (a task created, then completed)."""
+
+    __tablename__ = "activity_write"
+    __table_args__ = (
+        Index("ix_write_due", "status", "next_attempt_at"),
+        Index("ix_write_group", "workspace_id", "group_key"),
+    )
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    membership_id: Mapped[str] = mapped_column(String(32))
+    sobject: Mapped[str] = mapped_column(String(10))  # Task | Event
+    op: Mapped[str] = mapped_column(String(10), default="upsert")  # upsert | delete
+    fields: Mapped[dict[str, Any]]
+    recipient: Mapped[str] = mapped_column(String(320), default="")
+    group_key: Mapped[str | None] = mapped_column(String(250))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    # queued | sending | done | errored
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    sent_version: Mapped[int] = mapped_column(Integer, default=0)
+    sf_id: Mapped[str | None] = mapped_column(String(18))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claim: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[dt.datetime | None]
+    # Set while a create's outcome is unknown (answer lost, worker killed): reconcile first.
+    sent_at: Mapped[dt.datetime | None]
+    error_code: Mapped[str | None] = mapped_column(String(80))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_fields: Mapped[list[Any] | None]
+    log: Mapped[list[Any]] = mapped_column(default=list)  # each attempt: when, what, answer
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ActivityWriteRef(Base):
+    """Which activities planned which writes (an activity is synced when all of its are)."""
+
+    __tablename__ = "activity_write_ref"
+    __table_args__ = (Index("ix_write_ref_key", "workspace_id", "key"),)
+    activity_id: Mapped[str] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)

@@ -1,0 +1,105 @@
+"""Ingest (CONTRACTS: POST /api/v1/events): validate every event of a request, then store
+them all in one transaction, idempotently on the event id, before the caller hears 202."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tether.domain.events import Event, problems
+from tether.domain.exclusions import normalize_email
+from tether.services.errors import Forbidden, Invalid
+from tether.services.workspaces import Actor
+from tether.store.models import EventRow, Membership, User, utcnow
+
+MAX_EVENTS = 1000
+EVENT = TypeAdapter(Event)
+
+
+def parse_event(raw: Any) -> Event:
+    """An event from its JSON (stored or received); raises ValidationError."""
+    return EVENT.validate_python(raw)
+
+
+def _location(prefix: str, loc: Sequence[int | str]) -> str:
+    out = prefix
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validate(raw_events: Sequence[Any], *, single: bool) -> list[tuple[Event, Any]]:
+    """Every event parsed and checked, or Invalid naming the first bad field
+    (``events[3].message.to[0]``; for a lone event, ``message.to[0]``)."""
+    if not raw_events:
+        raise Invalid("no events: send one event, or {\"events\": [...]} with 1 to 1000",
+                      "events")
+    if len(raw_events) > MAX_EVENTS:
+        raise Invalid(f"at most {MAX_EVENTS} events a request ({len(raw_events)} sent)",
+                      "events")
+    parsed: list[tuple[Event, Any]] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_events):
+        prefix = "" if single else f"events[{i}]"
+        try:
+            event = parse_event(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise Invalid(f"{_location(prefix, err['loc'])}: {err['msg']}",
+                          _location(prefix, err["loc"])) from None
+        found = problems(event)
+        if found:
+            name, what = found[0]
+            where = _location(prefix, name.split("."))
+            raise Invalid(f"{where}: {what}", where)
+        if event.id in seen:
+            continue  # the same event twice in one request: stored once
+        seen.add(event.id)
+        parsed.append((event, raw))
+    return parsed
+
+
+def _members(db: Session, workspace_id: str, emails: set[str]) -> dict[str, str]:
+    rows = db.execute(select(User.email, Membership.id).join(
+        Membership, Membership.user_id == User.id).where(
+        Membership.workspace_id == workspace_id))
+    return {normalize_email(email): mid for email, mid in rows
+            if normalize_email(email) in emails}
+
+
+def ingest(db: Session, actor: Actor, parsed: Sequence[tuple[Event, Any]],
+           *, single: bool) -> list[str]:
+    """Store the events (those already stored are left as they are); answers their ids.
+    A member's key posts its own events only; an admin's, any member's."""
+    users = {normalize_email(e.user) for e, _ in parsed}
+    members = _members(db, actor.workspace_id, users)
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+    base = time.time_ns() // 1000 * 1000
+    for i, (event, raw) in enumerate(parsed):
+        where = "user" if single else f"events[{i}].user"
+        user = normalize_email(event.user)
+        if user not in members:
+            raise Invalid(f"{where}: {event.user} is not a member of this workspace", where)
+        if not actor.is_admin and user != normalize_email(actor.email):
+            raise Forbidden(f"{where}: a member's API key posts only its own events "
+                            f"({actor.email}), not {event.user}'s")
+        rows.append({"workspace_id": actor.workspace_id, "id": event.id, "seq": base + i,
+                     "membership_id": members[user], "type": event.type.value,
+                     "occurred_at": event.occurred_at, "received_at": now,
+                     "payload": _payload(raw), "state": "new"})
+    dialect = db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.execute(insert(EventRow).on_conflict_do_nothing(
+        index_elements=[EventRow.workspace_id, EventRow.id]), rows)
+    return [event.id for event, _ in parsed]
+
+
+def _payload(raw: Any) -> dict[str, Any]:
+    return dict(raw) if isinstance(raw, Mapping) else {}

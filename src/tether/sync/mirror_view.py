@@ -1,0 +1,117 @@
+"""Reading the mirror into the planner's :class:`MirrorView`, a handful of queries a batch."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from tether.domain.matching import MirrorView, Opportunity, Person, Related
+from tether.store.models import CustomObjectConfig, MirrorRecord
+
+
+def _live(workspace_id: str) -> Any:
+    return (MirrorRecord.workspace_id == workspace_id) & MirrorRecord.is_deleted.is_(False)
+
+
+def _person(row: MirrorRecord, converted_from: str | None = None) -> Person:
+    return Person(id=row.sf_id, sobject=row.sobject, owner_id=row.owner_id,
+                  modstamp=row.system_modstamp, created=str(row.data.get("CreatedDate") or ""),
+                  account_id=row.account_id, converted_from=converted_from)
+
+
+def _opportunity(row: MirrorRecord) -> Opportunity:
+    return Opportunity(id=row.sf_id, account_id=row.account_id, owner_id=row.owner_id,
+                       is_closed=bool(row.data.get("IsClosed")),
+                       name=str(row.data.get("Name") or ""))
+
+
+def build(db: Session, workspace_id: str, emails: Iterable[str]) -> MirrorView:
+    wanted = sorted({e for e in emails if e})
+    people: dict[str, list[Person]] = defaultdict(list)
+    converted_missing: dict[str, str] = {}
+    if not wanted:
+        return MirrorView()
+    rows: list[MirrorRecord] = []
+    for start in range(0, len(wanted), 500):
+        rows += db.scalars(select(MirrorRecord).where(
+            _live(workspace_id), MirrorRecord.email_lower.in_(wanted[start:start + 500]),
+            MirrorRecord.sobject.in_(("Contact", "Lead")))).all()
+    converted: dict[str, MirrorRecord] = {}
+    for row in rows:
+        email = row.email_lower or ""
+        if row.sobject == "Lead" and row.data.get("IsConverted"):
+            converted[row.sf_id] = row
+            continue
+        people[email].append(_person(row))
+    targets = {r.converted_contact_id for r in converted.values() if r.converted_contact_id}
+    found = {r.sf_id: r for r in _by_ids(db, workspace_id, targets)}
+    for lead in converted.values():
+        email = lead.email_lower or ""
+        contact = found.get(lead.converted_contact_id or "")
+        if contact is None:
+            converted_missing[email] = lead.sf_id
+        elif all(p.id != contact.sf_id for p in people[email]):
+            people[email].append(_person(contact, converted_from=lead.sf_id))
+    contacts = [p for ps in people.values() for p in ps if p.sobject == "Contact"]
+    account_ids = {p.account_id for p in contacts if p.account_id}
+    accounts = {r.sf_id: str(r.data.get("Name") or "") for r in
+                _by_ids(db, workspace_id, account_ids) if r.sobject == "Account"}
+    by_account: dict[str, list[Opportunity]] = defaultdict(list)
+    if account_ids:
+        for row in db.scalars(select(MirrorRecord).where(
+                _live(workspace_id), MirrorRecord.sobject == "Opportunity",
+                MirrorRecord.account_id.in_(account_ids))):
+            by_account[row.account_id or ""].append(_opportunity(row))
+    by_role: dict[str, list[Opportunity]] = defaultdict(list)
+    contact_ids = {p.id for p in contacts}
+    if contact_ids:
+        roles = db.execute(select(MirrorRecord.contact_id, MirrorRecord.opportunity_id).where(
+            _live(workspace_id), MirrorRecord.sobject == "OpportunityContactRole",
+            MirrorRecord.contact_id.in_(contact_ids))).all()
+        opps = {r.sf_id: _opportunity(r) for r in _by_ids(
+            db, workspace_id, {o for _, o in roles if o}) if r.sobject == "Opportunity"}
+        for contact_id, opp_id in roles:
+            if contact_id and opp_id in opps:
+                by_role[contact_id].append(opps[opp_id])
+    parents = ({p.id for ps in people.values() for p in ps} | account_ids
+               | {o.id for os in [*by_account.values(), *by_role.values()] for o in os})
+    return MirrorView(people=dict(people), converted_without_contact=converted_missing,
+                      accounts=accounts, opportunities_by_account=dict(by_account),
+                      opportunities_by_role=dict(by_role),
+                      custom_by_parent=_custom(db, workspace_id, parents))
+
+
+def _by_ids(db: Session, workspace_id: str, ids: Iterable[str]) -> list[MirrorRecord]:
+    wanted = sorted(set(ids))
+    out: list[MirrorRecord] = []
+    for start in range(0, len(wanted), 500):
+        out += db.scalars(select(MirrorRecord).where(
+            _live(workspace_id), MirrorRecord.sf_id.in_(wanted[start:start + 500]))).all()
+    return out
+
+
+def _custom(db: Session, workspace_id: str, parents: set[str]) -> dict[str, list[Related]]:
+    """Records of the configured custom objects that point at one of ``parents``."""
+    out: dict[str, list[Related]] = defaultdict(list)
+    if not parents:
+        return {}
+    configs = db.scalars(select(CustomObjectConfig).where(
+        CustomObjectConfig.workspace_id == workspace_id)).all()
+    wanted = sorted(parents)
+    for config in configs:
+        fields = list(config.relationship_fields)
+        if not fields:
+            continue
+        conditions = [MirrorRecord.data[f].as_string().in_(wanted) for f in fields]
+        for row in db.scalars(select(MirrorRecord).where(
+                _live(workspace_id), MirrorRecord.sobject == config.sobject, or_(*conditions))):
+            for f in fields:
+                parent = row.data.get(f)
+                if parent in parents:
+                    out[str(parent)].append(Related(
+                        config.sobject, row.sf_id, f"{config.label} via {f}"))
+    return dict(out)
