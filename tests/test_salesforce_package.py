@@ -36,6 +36,10 @@ DOC = ROOT / "docs" / "realtime-webhook.md"
 
 NS = "{http://soap.sforce.com/2006/04/metadata}"
 API_VERSION = "59.0"
+ACTIVITY_KEY = "Tether_Activity_Key__c"
+# Custom fields of Task and Event are defined once, on Activity; their field-level security is
+# granted per object (Task.X and Event.X), never as Activity.X.
+ACTIVITY_OBJECTS = ("Task", "Event")
 TRIGGERED_OBJECTS = ("Account", "Contact", "Event", "Lead", "Opportunity", "Task", "User")
 AFTER_EVENTS = {"after insert", "after update", "after delete", "after undelete"}
 
@@ -173,6 +177,7 @@ def test_every_xml_file_parses_as_metadata() -> None:
         *OBJECTS.glob("*/fields/*.field-meta.xml"),
         DEFAULT / "remoteSiteSettings" / "Tether.remoteSite-meta.xml",
         DEFAULT / "permissionsets" / "Tether_Realtime.permissionset-meta.xml",
+        OBJECTS / "Activity" / "fields" / f"{ACTIVITY_KEY}.field-meta.xml",
     }
     assert expected <= set(files), sorted(str(p) for p in expected - set(files))
     for path in files:
@@ -391,10 +396,72 @@ def test_permission_set_grants_only_what_exists() -> None:
     assert "Tether_Outbox__c" in values("objectPermissions", "object")
     for field in values("fieldPermissions", "field"):
         obj, name = field.split(".")
-        meta = _field(obj, name)  # exists
+        assert obj != "Activity", f"{field}: grant Activity fields as Task.X and Event.X"
+        meta = _field("Activity" if obj in ACTIVITY_OBJECTS else obj, name)  # exists
         assert meta.get("required", "false") == "false", f"{field}: required fields take no FLS"
     for apex_class in values("classAccesses", "apexClass"):
         assert (CLASSES / f"{apex_class}.cls").is_file(), apex_class
+
+
+def test_metadata_descriptions_fit_their_fields() -> None:
+    """Deploys fail on a description longer than the platform allows."""
+    permission_set = DEFAULT / "permissionsets" / "Tether_Realtime.permissionset-meta.xml"
+    assert len(_children(permission_set)["description"]) <= 255
+    for path in OBJECTS.glob("*/fields/*.field-meta.xml"):
+        meta = _children(path)
+        assert len(meta.get("description", "")) <= 1000, path.name
+        assert len(meta.get("inlineHelpText", "")) <= 510, path.name
+
+
+# -- the activity key field ---------------------------------------------------------------------
+def test_activity_key_is_a_unique_case_sensitive_external_id_on_activity() -> None:
+    key = _field("Activity", ACTIVITY_KEY)
+    assert key["fullName"] == ACTIVITY_KEY
+    assert (key["type"], key["length"], key["label"]) == ("Text", "80", "Tether Activity Key")
+    assert (key["externalId"], key["unique"], key["caseSensitive"]) == ("true", "true", "true")
+    assert key["required"] == "false"
+    assert "upsert" in key["description"]
+    # Task and Event take no custom fields of their own in metadata: they are Activity's.
+    for obj in ACTIVITY_OBJECTS:
+        assert not (OBJECTS / obj).exists(), f"objects/{obj}: author activity fields on Activity"
+    assert [p.name for p in (OBJECTS / "Activity").iterdir()] == ["fields"]
+
+
+def test_activity_key_matches_the_emulated_package() -> None:
+    """sfemu's package install adds the same field, so Tether is tested against what ships."""
+    from sfemu.api.admin import ACTIVITY_KEY_FIELD
+
+    key = _field("Activity", ACTIVITY_KEY)
+    assert ACTIVITY_KEY_FIELD["name"] == key["fullName"]
+    assert ACTIVITY_KEY_FIELD["label"] == key["label"]
+    assert str(ACTIVITY_KEY_FIELD["length"]) == key["length"]
+    for attribute in ("externalId", "unique", "caseSensitive"):
+        assert str(ACTIVITY_KEY_FIELD[attribute]).lower() == key[attribute], attribute
+
+
+def test_permission_set_lets_tether_write_the_activity_key() -> None:
+    root = _xml(DEFAULT / "permissionsets" / "Tether_Realtime.permissionset-meta.xml")
+    grants = {
+        (element.findtext(f"{NS}field") or "").strip(): (
+            element.findtext(f"{NS}readable"),
+            element.findtext(f"{NS}editable"),
+        )
+        for element in root.findall(f"{NS}fieldPermissions")
+    }
+    for obj in ACTIVITY_OBJECTS:
+        assert grants.get(f"{obj}.{ACTIVITY_KEY}") == ("true", "true"), obj
+    assert f"Activity.{ACTIVITY_KEY}" not in grants
+
+
+def test_readme_explains_the_activity_key() -> None:
+    readme = (PACKAGE / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## The activity key field") :]
+    section = " ".join(section[: section.index("\n## ", 1)].split())
+    assert ACTIVITY_KEY in section
+    assert "upsert" in section and "never duplicates" in section
+    for obj in ACTIVITY_OBJECTS:
+        assert f"{obj}.{ACTIVITY_KEY}" in section
+    assert "objects/Activity/fields/" in section
 
 
 # -- opt-in: semantic check with apex-ls ---------------------------------------------------------

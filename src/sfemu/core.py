@@ -295,6 +295,9 @@ def custom_field_def(spec: dict[str, Any]) -> FieldDef:
         "label": spec.get("label", ""), "custom": True,
         "external_id": bool(spec.get("externalId", False)),
         "unique": bool(spec.get("unique", False)),
+        # Salesforce offers case sensitivity only with uniqueness.
+        "case_sensitive": bool(spec.get("unique", False)) and bool(
+            spec.get("caseSensitive", False)),
         "nillable": not spec.get("required", False),
     }
     if ftype in ("string", "textarea", "email", "phone", "url") and spec.get("length"):

@@ -152,12 +152,11 @@ class Dml:
             value = data.get(fdef.name)
             if not fdef.unique or value in (None, ""):
                 continue
-            for row in self.emu.store.scan(obj.name, self.org.id,
-                                           lookups={fdef.name: [str(value)]}):
-                if row.id != rid:
+            for other in self.find_by(obj, fdef, str(value)):
+                if other != rid:
                     raise ApiError("DUPLICATE_VALUE",
                                    f"duplicate value found: {fdef.name} duplicates value on "
-                                   f"record with id: {row.id}", [fdef.name])
+                                   f"record with id: {other}", [fdef.name])
 
     def _validation_rules(self, obj: ObjectDef, data: dict[str, Any],
                           old: dict[str, Any] | None) -> None:
@@ -299,8 +298,11 @@ class Dml:
         return self.create(obj.name, {**values, fdef.name: ext_value}), True
 
     def find_by(self, obj: ObjectDef, fdef: FieldDef, value: str) -> list[str]:
-        return [row.id for row in self.emu.store.scan(obj.name, self.org.id,
-                                                      lookups={fdef.name: [value]})]
+        """Ids of the live records whose ``fdef`` equals ``value``: case-insensitively, as the
+        index compares, except for a unique case-sensitive field."""
+        rows = self.emu.store.scan(obj.name, self.org.id, lookups={fdef.name: [value]})
+        return [row.id for row in rows
+                if not fdef.case_sensitive or str(row.data.get(fdef.name)) == value]
 
     def delete(self, rid: str, sobject: str | None = None) -> None:
         obj = self.object(sobject) if sobject else self.object_of_id(rid)

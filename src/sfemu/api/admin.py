@@ -25,10 +25,19 @@ from sfemu.core import DEMO_PASSWORD, Emulator, Session, custom_field_def, custo
 from sfemu.dml import Dml, WriteOptions
 from sfemu.errors import ApiError
 from sfemu.org.model import ALL_EDITIONS, Org, ProfilePerms
+from sfemu.schema import FieldDef, ObjectDef
 from sfemu.seed import seed_org
 from sfemu.soql.context import SoqlError
 from sfemu.soql.evaluator import compile_query
 from sfemu.store import Row
+
+# The package's activity custom field: on Salesforce one Activity field, seen on Task and Event.
+# Tether writes activities as upserts on it, so a retried write never duplicates one.
+ACTIVITY_KEY_FIELD: dict[str, Any] = {
+    "name": "Tether_Activity_Key__c", "label": "Tether Activity Key", "type": "string",
+    "length": 80, "externalId": True, "unique": True, "caseSensitive": True}
+ACTIVITY_OBJECTS = ("Task", "Event")
+PACKAGE_MARK = "package"  # key on a custom field spec that the package added
 
 
 class Admin:
@@ -197,21 +206,52 @@ class Admin:
     async def install_package(self, request: Request) -> Any:
         org, body = self.org(request), await self.body(request)
         url, token = body.get("webhook_url"), body.get("token")
+        key_field = body.get("activity_key_field", True)
         if not isinstance(url, str) or not re.match(r"^https?://", url):
             raise ApiError("INVALID_FIELD", "webhook_url must be an http(s) URL",
                            ["webhook_url"])
         if not isinstance(token, str) or not token:
             raise ApiError("INVALID_FIELD", "token is required", ["token"])
-        org.package = {"webhook_url": url, "token": token}
-        self.emu.save_org(org)
+        if not isinstance(key_field, bool):
+            raise ApiError("INVALID_FIELD", "activity_key_field must be true or false",
+                           ["activity_key_field"])
+        with self.emu.store.transaction():
+            if key_field:
+                self._add_activity_key_field(org)
+            else:
+                self._remove_activity_key_field(org)
+            org.package = {"webhook_url": url, "token": token, "activity_key_field": key_field}
+            self.emu.save_org(org)
         self.realtime.wakeup.set()
-        return {"installed": True, "webhook_url": url}
+        return {"installed": True, "webhook_url": url, "activity_key_field": key_field}
 
     async def uninstall_package(self, request: Request) -> Any:
         org = self.org(request)
-        org.package = None
-        self.emu.save_org(org)
+        with self.emu.store.transaction():
+            self._remove_activity_key_field(org)
+            org.package = None
+            self.emu.save_org(org)
         return {"installed": False}
+
+    def _add_activity_key_field(self, org: Org) -> None:
+        """The key field on Task and Event, where the org does not have one of that name (a
+        second install changes nothing; a field the org made itself is left as it is)."""
+        schema = self.emu.schema(org)
+        for name in ACTIVITY_OBJECTS:
+            obj = schema.objects[name]
+            if obj.field_ci(ACTIVITY_KEY_FIELD["name"]) is None:
+                self._add_field_spec(org, obj, {**ACTIVITY_KEY_FIELD, PACKAGE_MARK: True})
+
+    def _remove_activity_key_field(self, org: Org) -> None:
+        """Uninstalling deletes the package's field and, as on Salesforce, its values."""
+        field = ACTIVITY_KEY_FIELD["name"]
+        ours = [s for s in org.custom_fields if s.get(PACKAGE_MARK) and s["name"] == field]
+        org.custom_fields = [s for s in org.custom_fields if s not in ours]
+        for sobject in sorted({s["object"] for s in ours}):
+            for row in self.emu.store.scan(sobject, org.id, include_deleted=True):
+                if field in row.data:
+                    del row.data[field]
+                    self.emu.store.update(sobject, [row])
 
     async def package_status(self, request: Request) -> Any:
         org = self.org(request)
@@ -220,6 +260,7 @@ class Admin:
             "WHERE org_id = ?", [org.id]).fetchone()
         return {"installed": org.package is not None,
                 "webhook_url": (org.package or {}).get("webhook_url"),
+                "activity_key_field": bool((org.package or {}).get("activity_key_field")),
                 "pending": self.realtime.pending(org.id), "delivered": delivered,
                 "attempts": attempts}
 
@@ -452,18 +493,25 @@ class Admin:
         obj = self.emu.schema(org).get_ci(request.path_params["sobject"])
         if obj is None:
             raise ApiError("INVALID_TYPE", f"No object {request.path_params['sobject']}")
-        self._check_field_spec(org, body)
-        fdef = custom_field_def(body)
-        if fdef.name in obj.fields:
+        body.pop(PACKAGE_MARK, None)  # only the package marks its own fields
+        fdef = self._add_field_spec(org, obj, body)
+        self.emu.save_org(org)
+        return JSONResponse({"object": obj.name, "name": fdef.name}, status_code=201)
+
+    def _add_field_spec(self, org: Org, obj: ObjectDef, spec: dict[str, Any]) -> FieldDef:
+        """Add a custom field to ``obj`` in the org's configuration; the caller saves the org
+        (which rebuilds its schema)."""
+        self._check_field_spec(org, spec)
+        fdef = custom_field_def(spec)
+        if obj.field_ci(fdef.name) is not None:
             raise ApiError("DUPLICATE_DEVELOPER_NAME", f"{fdef.name} exists on {obj.name}",
                            ["name"])
         if obj.custom:
-            spec = next(o for o in org.custom_objects if o["name"] == obj.name)
-            spec.setdefault("fields", []).append(body)
+            custom = next(o for o in org.custom_objects if o["name"] == obj.name)
+            custom.setdefault("fields", []).append(spec)
         else:
-            org.custom_fields.append({**body, "object": obj.name})
-        self.emu.save_org(org)
-        return JSONResponse({"object": obj.name, "name": fdef.name}, status_code=201)
+            org.custom_fields.append({**spec, "object": obj.name})
+        return fdef
 
     async def put_layout(self, request: Request) -> Any:
         org, body = self.org(request), await self.body(request)

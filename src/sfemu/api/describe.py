@@ -48,7 +48,7 @@ def describe_field(obj: ObjectDef, f: FieldDef, session: Session) -> dict[str, A
         "aiPredictionField": False, "autoNumber": False,
         "byteLength": f.length * 3 if f.length else 0,
         "calculated": f.calculated, "calculatedFormula": None, "cascadeDelete": False,
-        "caseSensitive": False, "compoundFieldName": None, "controllerName": None,
+        "caseSensitive": f.case_sensitive, "compoundFieldName": None, "controllerName": None,
         "createable": f.createable and editable, "custom": f.custom,
         "defaultValue": f.default if f.type == "boolean" else None,
         "defaultValueFormula": None, "defaultedOnCreate": f.defaulted_on_create,

@@ -24,6 +24,7 @@ def apply(dml: Dml, obj: ObjectDef, data: dict[str, Any], old: dict[str, Any] | 
     elif obj.name == "Event":
         _event(data, old)
     if obj.name in ("Task", "Event"):
+        _check_activity_relations(dml, data)
         data["AccountId"] = _activity_account(dml, data)
 
 
@@ -83,6 +84,21 @@ def _event(data: dict[str, Any], old: dict[str, Any] | None) -> None:
     data["StartDateTime"] = format_datetime(begin)
     data["ActivityDateTime"] = data["StartDateTime"]
     data["ActivityDate"] = data["StartDateTime"][:10]
+
+
+# The message Salesforce gives is not documented; the rule is ("If the WhoId refers to a
+# lead, then the WhatId field must be empty", Task and Event reference).
+LEAD_WITH_WHAT = "Related To ID: You can't associate a lead with an account or opportunity"
+
+
+def _check_activity_relations(dml: Dml, data: dict[str, Any]) -> None:
+    """An activity about a lead relates to nothing else: WhoId a Lead means no WhatId."""
+    who, what = data.get("WhoId"), data.get("WhatId")
+    if not who or not what:
+        return
+    target = dml.schema.by_prefix(str(who)[:3])
+    if target is not None and target.name == "Lead":
+        raise ApiError("FIELD_INTEGRITY_EXCEPTION", LEAD_WITH_WHAT, ["WhoId", "WhatId"])
 
 
 def _activity_account(dml: Dml, data: dict[str, Any]) -> str | None:

@@ -58,6 +58,7 @@ class FieldDef:
     restricted_picklist: bool = False
     external_id: bool = False
     unique: bool = False
+    case_sensitive: bool = False  # unique values compare case-sensitively (and so does SOQL =)
     custom: bool = False
     calculated: bool = False
     id_lookup: bool = False

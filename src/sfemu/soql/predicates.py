@@ -33,6 +33,14 @@ def _norm_text(v: Any) -> str | None:
     return (v if isinstance(v, str) else str(v)).casefold()
 
 
+def _norm_text_exact(v: Any) -> str | None:
+    """Unique case-sensitive fields: "String comparisons using the equals operator are
+    case-sensitive for unique case-sensitive fields and case-insensitive for all other fields"."""
+    if v is None or v == "":
+        return None
+    return v if isinstance(v, str) else str(v)
+
+
 def _norm_id(v: Any) -> str | None:
     if not isinstance(v, str) or not v:
         return None
@@ -75,6 +83,12 @@ NORMALISERS: dict[str, Callable[[Any], Any]] = {
     "date": _norm_date, "datetime": instant, "multi": _norm_multi,
 }
 _TYPE_NAMES = {"int": "integer", "datetime": "dateTime", "reference": "id"}
+
+
+def _normaliser(ref: FieldRef) -> Callable[[Any], Any]:
+    if ref.kind == "text" and ref.field.case_sensitive:
+        return _norm_text_exact
+    return NORMALISERS[ref.kind]
 _QUOTED_KINDS = ("text", "id", "multi")
 MAX_NESTING = 100
 
@@ -159,7 +173,7 @@ class ConditionCompiler:
                 raise error_at("MALFORMED_QUERY", self.soql, lit.pos,
                                f"Invalid datetime: {lit.raw}") from None
         else:
-            point = NORMALISERS[kind](lit.value)
+            point = _normaliser(ref)(lit.value)
         if point is None:
             return lambda today: None
         fixed: Range = (point, point, True)
@@ -179,7 +193,7 @@ class ConditionCompiler:
         kind, op = ref.kind, cond.op
         if op not in ("=", "!=") and kind in ("bool", "multi"):
             raise self._bad_operator(ref)
-        norm = NORMALISERS[kind]
+        norm = _normaliser(ref)
         if kind == "multi":
             values = self._multi_values(ref, (cond.value,))
             pred = _multi_in(ref, values)
@@ -203,7 +217,7 @@ class ConditionCompiler:
         if kind == "multi":
             pred = _multi_in(ref, self._multi_values(ref, cond.values))
             return lambda today: _negate(pred) if cond.negated else pred
-        norm = NORMALISERS[kind]
+        norm = _normaliser(ref)
         operands = [self.operand(ref, v) for v in cond.values]
 
         def build(today: date) -> Predicate:
