@@ -18,13 +18,13 @@ from sqlalchemy import select
 from sfemu import launch
 from tether.config import Settings
 from tether.jobs.queue import EmbeddedQueue, finish
-from tether.jobs.runner import EmbeddedRunner
 from tether.net import listen
 from tether.security import Vault
 from tether.services import sync as sync_service
 from tether.store.db import make_engine, session_factory
 from tether.store.migrate import upgrade
 from tether.store.models import Workspace
+from tether.worker import build_worker
 
 app = typer.Typer(help="Tether: sales engagement with a two-way Salesforce integration.",
                   no_args_is_help=True)
@@ -59,15 +59,13 @@ def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option()] =
 
 @app.command()
 def worker() -> None:
-    """The job worker alone (syncs on their schedules), for a split deployment."""
+    """The worker alone (syncs on their schedules, the activity pipeline), for a split
+    deployment."""
     settings = Settings()
     sessions = session_factory(make_engine(settings.effective_database_url))
     vault = Vault(settings.effective_secret_key())
-    runner = EmbeddedRunner(
-        sessions, {sync_service.SYNC_JOB: sync_service.sync_handler(sessions, vault, settings)},
-        on_tick=sync_service.schedule_due if settings.schedule_syncs else None)
     console.print("Tether worker running")
-    asyncio.run(runner.run_forever())
+    asyncio.run(build_worker(sessions, vault, settings).run_forever())
 
 
 @app.command()

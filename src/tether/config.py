@@ -32,6 +32,15 @@ class Settings(BaseSettings):
                                  "field metadata on their schedules (off: only on demand)")
     interval_overlap_seconds: float = Field(default=60.0, ge=0, description="How far before "
                                             "its watermark an interval sync reads again")
+    salesforce_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for "
+                                      "a Salesforce answer before the outcome is unknown")
+    activity_flush_seconds: float = Field(default=0.25, ge=0, le=1.0, description="How long "
+                                          "planned writes wait for others to share a call")
+    activity_reconcile_seconds: float = Field(default=120.0, ge=0, description="How long a "
+                                              "create whose answer was lost waits before "
+                                              "Tether reads back whether it landed")
+    quota_probe_seconds: float = Field(default=60.0, gt=0, description="How often paused "
+                                       "writes ask Salesforce whether they may resume")
     port: int = 8000
     emulator_port: int = 8765
 

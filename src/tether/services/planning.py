@@ -170,7 +170,8 @@ def _save(db: Session, row: EventRow, event: Event, role_id: str | None,
                                membership_id=row.membership_id, recipient=recipient,
                                type=event.type.value, occurred_at=event.occurred_at,
                                message_id=event.message.id if event.message else None,
-                               created_at=now, salesforce_ids=[], attempts=0)
+                               created_at=now, salesforce_ids=[], attempts=0,
+                               status="pending", reason=QUEUED_REASON)
         db.add(activity)
     activity.role_id, activity.group_key, activity.priority = role_id, p.group, p.priority
     activity.match, activity.updated_at = p.match, now

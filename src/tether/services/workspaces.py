@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tether.domain.exclusions import exclusion_reason, normalize_email
+from tether.domain.matching import DEFAULT_TIE_BREAK, TieBreak
 from tether.domain.settings import (
     EffectiveSettings,
     Plan,
@@ -373,14 +374,42 @@ def update_workspace(db: Session, actor: Actor, changes: dict[str, Any]) -> Work
             if not isinstance(value, int) or isinstance(value, bool) or not 5 <= value <= 1440:
                 raise Invalid("interval_minutes must be from 5 to 1440", "interval_minutes")
             ws.interval_minutes = value
+        elif key == "api_budget_percent":
+            if not isinstance(value, int) or isinstance(value, bool) or not 10 <= value <= 90:
+                raise Invalid("api_budget_percent must be a whole number from 10 to 90",
+                              "api_budget_percent")
+            ws.api_budget_percent = value
+            ws.writes_paused_until = None  # the writer checks the new budget at once
+            ws.writes_paused_reason = None
+        elif key == "pending_window_hours":
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 720:
+                raise Invalid("pending_window_hours must be from 1 to 720",
+                              "pending_window_hours")
+            ws.pending_window_hours = value
+        elif key == "tie_break":
+            ws.tie_break = _tie_break(value)
         else:
             raise Invalid(f"unknown workspace setting: {key}", key)
     return ws
 
 
+def _tie_break(value: Any) -> list[str]:
+    allowed = [t.value for t in TieBreak]
+    if not isinstance(value, list) or not value or not all(v in allowed for v in value):
+        raise Invalid(f"tie_break must be a list of: {', '.join(allowed)}", "tie_break")
+    if len(set(value)) != len(value):
+        raise Invalid("tie_break names a criterion twice", "tie_break")
+    if {"contact_first", "lead_first"} <= set(value):
+        raise Invalid("tie_break cannot put both Contacts and Leads first", "tie_break")
+    return [str(v) for v in value]
+
+
 def workspace_json(ws: Workspace) -> dict[str, Any]:
     return {"id": ws.id, "name": ws.name, "plan": ws.plan, "default_role_id": ws.default_role_id,
             "interval_minutes": ws.interval_minutes,
+            "api_budget_percent": ws.api_budget_percent,
+            "pending_window_hours": ws.pending_window_hours,
+            "tie_break": ws.tie_break or [t.value for t in DEFAULT_TIE_BREAK],
             "salesforce": {"org_id": ws.salesforce_org_id,
                            "instance_url": ws.salesforce_instance_url,
                            "sandbox": ws.salesforce_is_sandbox,

@@ -11,15 +11,14 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 
 from tether.config import Settings
-from tether.jobs.runner import EmbeddedRunner
 from tether.salesforce.errors import SalesforceError
 from tether.security import Vault
-from tether.services import sync as sync_service
 from tether.services.errors import ServiceError
 from tether.store.db import make_engine, session_factory
 from tether.web import oauth_callback, webhooks
-from tether.web.api import salesforce, workspace
+from tether.web.api import activity, salesforce, workspace
 from tether.web.deps import AppState
+from tether.worker import build_worker
 
 
 def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
@@ -29,14 +28,14 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     sessions = session_factory(engine)
     vault = Vault(settings.effective_secret_key())
     state = AppState(settings=settings, sessions=sessions, vault=vault)
-    runner = EmbeddedRunner(
-        sessions, {sync_service.SYNC_JOB: sync_service.sync_handler(sessions, vault, settings)},
-        on_tick=sync_service.schedule_due if settings.schedule_syncs else None)
+    worker = build_worker(sessions, vault, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(runner.run_forever()) if embedded_worker else None
-        state.wake = runner.wakeup.set if embedded_worker else None
+        task = asyncio.create_task(worker.run_forever()) if embedded_worker else None
+        if embedded_worker:
+            state.wake = worker.runner.wakeup.set
+            state.wake_activity = worker.pipeline.wakeup.set
         try:
             yield
         finally:
@@ -75,6 +74,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(workspace.router)
+    app.include_router(activity.router)
     app.include_router(salesforce.router)
     app.include_router(webhooks.router)
     app.include_router(oauth_callback.router)

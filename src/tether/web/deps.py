@@ -22,6 +22,7 @@ class AppState:
     sessions: sessionmaker[Session]
     vault: Vault
     wake: Callable[[], None] | None = None  # nudges the embedded worker
+    wake_activity: Callable[[], None] | None = None  # nudges the activity pipeline
 
 
 def state(request: Request) -> AppState:

@@ -1,0 +1,230 @@
+"""The activity log (L1): what happened to every event, for one member or (admins) for any
+member or role; the detail of one activity; retrying errored ones; CSV export."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tether.domain.events import EventType
+from tether.services.errors import Invalid, NotFound
+from tether.services.planning import QUEUED_REASON
+from tether.services.workspaces import Actor
+from tether.store.models import (
+    ActivityRow,
+    ActivityWrite,
+    ActivityWriteRef,
+    EventRow,
+    Membership,
+    User,
+    utcnow,
+)
+
+STATUSES = ("synced", "ignored", "pending", "errored")
+CSV_COLUMNS = ("created_at", "occurred_at", "user", "type", "recipient", "status", "reason",
+               "salesforce_ids", "error_code", "error_message", "attempts", "event_id", "id")
+
+
+@dataclass(frozen=True)
+class Filters:
+    status: str | None = None
+    type: str | None = None
+    membership_id: str | None = None
+    role_id: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    def check(self) -> Filters:
+        if self.status is not None and self.status not in STATUSES:
+            raise Invalid(f"status must be one of {', '.join(STATUSES)}", "status")
+        if self.type is not None and self.type not in {t.value for t in EventType}:
+            raise Invalid(f"unknown event type {self.type}", "type")
+        return self
+
+
+def scoped(db: Session, actor: Actor, filters: Filters) -> Filters:
+    """Members see their own activity; admins anyone's (a member asking for another's: 403
+    would leak who exists, so the filter is simply replaced by their own)."""
+    filters = filters.check()
+    if not actor.is_admin:
+        return Filters(filters.status, filters.type, actor.membership_id, None,
+                       filters.since, filters.until)
+    if filters.membership_id is not None:
+        m = db.get(Membership, filters.membership_id)
+        if m is None or m.workspace_id != actor.workspace_id:
+            raise NotFound("no such member", "user")
+    return filters
+
+
+def member_id_for(db: Session, actor: Actor, user: str | None) -> str | None:
+    """``user`` may be a membership id or an email address."""
+    if not user:
+        return None
+    if "@" not in user:
+        return user
+    found = db.scalar(select(Membership.id).join(User, User.id == Membership.user_id).where(
+        Membership.workspace_id == actor.workspace_id, func.lower(User.email) == user.lower()))
+    if found is None:
+        raise NotFound(f"no member {user}", "user")
+    return str(found)
+
+
+def _where(workspace_id: str, f: Filters, *, with_status: bool = True) -> Any:
+    conditions = [ActivityRow.workspace_id == workspace_id]
+    if with_status and f.status:
+        conditions.append(ActivityRow.status == f.status)
+    if f.type:
+        conditions.append(ActivityRow.type == f.type)
+    if f.membership_id:
+        conditions.append(ActivityRow.membership_id == f.membership_id)
+    if f.role_id:
+        conditions.append(ActivityRow.role_id == f.role_id)
+    if f.since:
+        conditions.append(ActivityRow.created_at >= f.since)
+    if f.until:
+        conditions.append(ActivityRow.created_at < f.until)
+    return and_(*conditions)
+
+
+def _older_than(when: dt.datetime, last_id: str) -> Any:
+    """Keyset paging, newest first: rows after (when, last_id) in that order."""
+    return or_(ActivityRow.created_at < when,
+               and_(ActivityRow.created_at == when, ActivityRow.id < last_id))
+
+
+def _emails(db: Session, workspace_id: str) -> dict[str, str]:
+    rows = db.execute(select(Membership.id, User.email).join(
+        User, User.id == Membership.user_id).where(Membership.workspace_id == workspace_id))
+    return {mid: email for mid, email in rows}
+
+
+def item_json(row: ActivityRow, emails: dict[str, str]) -> dict[str, Any]:
+    return {"id": row.id, "event_id": row.event_id, "type": row.type,
+            "recipient": row.recipient or None, "status": row.status, "reason": row.reason,
+            "salesforce_ids": list(row.salesforce_ids or []), "error_code": row.error_code,
+            "error_message": row.error_message, "attempts": row.attempts,
+            "user": emails.get(row.membership_id), "role_id": row.role_id,
+            "occurred_at": row.occurred_at.isoformat(), "created_at": row.created_at.isoformat(),
+            "updated_at": row.updated_at.isoformat(),
+            "matched": {k: (row.match or {}).get(k) for k in ("object", "Id", "reason")}
+            if row.match else None}
+
+
+def page(db: Session, actor: Actor, filters: Filters, *, limit: int = 50,
+         cursor: str | None = None) -> dict[str, Any]:
+    """Newest first, ``limit`` a page; ``next_cursor`` continues (keyset paging: as fast on
+    the thousandth page as on the first)."""
+    f = scoped(db, actor, filters)
+    query: Select[ActivityRow] = select(ActivityRow).where(
+        _where(actor.workspace_id, f))
+    if cursor:
+        at, _, last_id = cursor.partition("~")
+        try:
+            when = dt.datetime.fromisoformat(at)
+        except ValueError:
+            raise Invalid("cursor is not one this API gave", "cursor") from None
+        query = query.where(_older_than(when, last_id))
+    rows = db.scalars(query.order_by(ActivityRow.created_at.desc(), ActivityRow.id.desc())
+                      .limit(limit + 1)).all()
+    emails = _emails(db, actor.workspace_id)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({s: int(n) for s, n in db.execute(
+        select(ActivityRow.status, func.count()).where(
+            _where(actor.workspace_id, f, with_status=False)).group_by(ActivityRow.status))})
+    return {"items": [item_json(r, emails) for r in rows], "counts": counts,
+            "next_cursor": f"{rows[-1].created_at.isoformat()}~{rows[-1].id}"
+            if more and rows else None}
+
+
+def _get(db: Session, actor: Actor, activity_id: str) -> ActivityRow:
+    row = db.get(ActivityRow, activity_id)
+    if row is None or row.workspace_id != actor.workspace_id or (
+            not actor.is_admin and row.membership_id != actor.membership_id):
+        raise NotFound("no such activity")
+    return row
+
+
+def detail(db: Session, actor: Actor, activity_id: str) -> dict[str, Any]:
+    """One activity: the event, how it matched, what was sent, every attempt's answer."""
+    row = _get(db, actor, activity_id)
+    event = db.get(EventRow, (row.workspace_id, row.event_id))
+    writes = db.scalars(select(ActivityWrite).join(ActivityWriteRef, and_(
+        ActivityWriteRef.workspace_id == ActivityWrite.workspace_id,
+        ActivityWriteRef.key == ActivityWrite.key)).where(
+        ActivityWriteRef.activity_id == row.id).order_by(ActivityWrite.key)).all()
+    return {**item_json(row, _emails(db, row.workspace_id)), "match": row.match,
+            "event": event.payload if event else None,
+            "writes": [{"key": w.key, "sobject": w.sobject, "op": w.op, "status": w.status,
+                        "salesforce_id": w.sf_id, "fields": w.fields,
+                        "error_code": w.error_code, "error_message": w.error_message,
+                        "error_fields": w.error_fields, "attempts": w.attempts,
+                        "log": w.log} for w in writes]}
+
+
+def retry(db: Session, actor: Actor, filters: Filters | None = None,
+          activity_id: str | None = None) -> int:
+    """Errored activities (one, or all matching the filters) queued again; answers how many."""
+    if activity_id is not None:
+        rows = [_get(db, actor, activity_id)]
+        if rows[0].status != "errored":
+            raise Invalid(f"only errored activities are retried; this one is {rows[0].status}",
+                          "status")
+    else:
+        f = scoped(db, actor, filters or Filters())
+        f = Filters("errored", f.type, f.membership_id, f.role_id, f.since, f.until)
+        rows = list(db.scalars(select(ActivityRow).where(_where(actor.workspace_id, f))))
+    now = utcnow()
+    ids = [r.id for r in rows]
+    for start in range(0, len(ids), 500):
+        keys = select(ActivityWriteRef.key).where(
+            ActivityWriteRef.activity_id.in_(ids[start:start + 500]))
+        for w in db.scalars(select(ActivityWrite).where(
+                ActivityWrite.workspace_id == actor.workspace_id, ActivityWrite.key.in_(keys),
+                ActivityWrite.status == "errored")):
+            w.status, w.attempts, w.next_attempt_at, w.updated_at = "queued", 0, now, now
+            w.error_code = w.error_message = None
+            w.error_fields = None
+    for r in rows:
+        r.status, r.reason, r.error_code, r.error_message = "pending", QUEUED_REASON, None, None
+        r.updated_at = now
+    return len(rows)
+
+
+def csv_lines(sessions: sessionmaker[Session], actor: Actor, filters: Filters
+              ) -> Iterator[str]:
+    """The log as CSV, streamed in pages (never the whole log in memory)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    with sessions() as db:
+        f = scoped(db, actor, filters)
+        emails = _emails(db, actor.workspace_id)
+        last: tuple[dt.datetime, str] | None = None
+        while True:
+            query = select(ActivityRow).where(_where(actor.workspace_id, f))
+            if last is not None:
+                query = query.where(_older_than(*last))
+            rows = db.scalars(query.order_by(ActivityRow.created_at.desc(),
+                                             ActivityRow.id.desc()).limit(1000)).all()
+            for r in rows:
+                item = item_json(r, emails)
+                writer.writerow([
+                    item["created_at"], item["occurred_at"], item["user"], r.type,
+                    r.recipient, r.status, r.reason, " ".join(item["salesforce_ids"]),
+                    r.error_code or "", r.error_message or "", r.attempts, r.event_id, r.id])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            if len(rows) < 1000:
+                return
+            last = (rows[-1].created_at, rows[-1].id)
+            db.expunge_all()

@@ -1,0 +1,62 @@
+"""The activity pipeline's loop: plan new events, look again at pending recipients, write.
+
+It runs in the worker (embedded in the web process by default).  Every stage reads and writes
+the database only, so a worker killed at any point leaves nothing half-done that the next one
+cannot finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tether.config import Settings
+from tether.security import Vault
+from tether.services import planning
+from tether.sync.push import Writer
+
+log = logging.getLogger("tether.pipeline")
+
+
+class ActivityPipeline:
+    def __init__(self, sessions: sessionmaker[Session], vault: Vault, settings: Settings, *,
+                 poll_seconds: float = 0.1) -> None:
+        self.sessions = sessions
+        self.writer = Writer(sessions, vault, settings)
+        self.poll_seconds = poll_seconds
+        self.wakeup = asyncio.Event()
+
+    def _plan(self) -> int:
+        planned = 0
+        with self.sessions() as db:
+            planned += planning.plan_new_events(db)
+            db.commit()
+        with self.sessions() as db:
+            planned += planning.replan_pending(db)
+            db.commit()
+        return planned
+
+    async def step(self) -> int:
+        """One round; answers how much happened (0: idle)."""
+        planned = await asyncio.to_thread(self._plan)
+        out = await self.writer.step()
+        return planned + out.done + out.retried + out.errored
+
+    async def run_forever(self) -> None:
+        try:
+            while True:
+                try:
+                    busy = await self.step()
+                except Exception:  # a database hiccup must not stop the pipeline for good
+                    log.exception("activity pipeline error; retrying")
+                    busy = 0
+                if busy:
+                    continue
+                self.wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+        finally:
+            await self.writer.aclose()

@@ -1,0 +1,574 @@
+"""The Salesforce writer: planned writes go out in sObject Collections of up to 200, per
+(workspace, acting user), flushed when 200 are waiting or the oldest waited the flush window.
+
+Exactly-once effect:
+- every write has its activity key in the database before it is sent;
+- with the package's ``Tether_Activity_Key__c`` on Task and Event, writes are upserts on it,
+  so sending again is harmless;
+- without it, a create whose outcome is unknown (answer lost, worker killed) stays *sending*
+  until its lease ends, then is reconciled: the acting user's Tasks or Events created since
+  it was sent are read back, and the key in each Description's last line tells which exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from tether.config import Settings
+from tether.domain.planner import KEY_FOOTER
+from tether.salesforce.client import SalesforceClient
+from tether.salesforce.composite import SaveResult
+from tether.salesforce.errors import ErrorKind, RecordError, SalesforceError
+from tether.salesforce.retry import Backoff
+from tether.salesforce.soql import quote
+from tether.security import Vault
+from tether.services import connection
+from tether.services.planning import refresh_activities, requeue_event
+from tether.store.models import (
+    ActivityRow,
+    ActivityWrite,
+    ActivityWriteRef,
+    FieldMetadata,
+    Workspace,
+    as_utc,
+    new_id,
+    utcnow,
+)
+from tether.sync import mirror, quota
+from tether.sync.pull import flag_inconsistency
+
+log = logging.getLogger("tether.push")
+KEY_FIELD = "Tether_Activity_Key__c"
+BATCH = 200
+MAX_ATTEMPTS = 10
+RETRY_BACKOFF = Backoff(base=0.5, cap=60.0)
+LEASE = dt.timedelta(minutes=2)
+# Fields Salesforce lets a create set but not an update.
+CREATE_ONLY = frozenset({"TaskSubtype", "EventSubtype"})
+# Errors on a write that mean a record it points at (WhoId, WhatId) is gone.
+GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
+
+
+@dataclass
+class Outcome:
+    done: int = 0
+    retried: int = 0
+    errored: int = 0
+    calls: int = 0
+    keys: set[str] = field(default_factory=set)
+
+
+class Writer:
+    def __init__(self, sessions: sessionmaker[Session], vault: Vault, settings: Settings
+                 ) -> None:
+        self.sessions = sessions
+        self.vault = vault
+        self.settings = settings
+        self.window = dt.timedelta(seconds=settings.activity_flush_seconds)
+        self.reconcile_after = dt.timedelta(seconds=settings.activity_reconcile_seconds)
+        self._clients: dict[str, SalesforceClient] = {}
+        self._key_field: dict[str, tuple[bool, dt.datetime]] = {}
+        self._parallel = asyncio.Semaphore(4)
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    def _client(self, membership_id: str) -> SalesforceClient:
+        client = self._clients.get(membership_id)
+        if client is None:
+            client = connection.client_for(
+                self.sessions, self.vault, self.settings, membership_id,
+                http=connection.http_client(self.settings, self.settings.salesforce_timeout))
+            self._clients[membership_id] = client
+        return client
+
+    async def _drop_client(self, membership_id: str) -> None:
+        client = self._clients.pop(membership_id, None)
+        if client is not None:
+            await client.aclose()
+
+    # -- the loop's one step ----------------------------------------------------------------
+    async def step(self) -> Outcome:
+        """Reconcile lost sends, then flush every group that is due.  Answers what happened."""
+        total = Outcome()
+        for group in await asyncio.to_thread(self._expired_groups):
+            await self._guarded(self._recover, group, total)
+        groups = await asyncio.to_thread(self._due_groups)
+        await asyncio.gather(*(self._guarded(self._flush, g, total) for g in groups))
+        return total
+
+    async def _guarded(self, fn: Any, group: tuple[str, str], total: Outcome) -> None:
+        async with self._parallel:
+            try:
+                out: Outcome = await fn(*group)
+            except Exception:  # one group's trouble never stops the others
+                log.exception("activity writer: group %s failed", group)
+                return
+        total.done += out.done
+        total.retried += out.retried
+        total.errored += out.errored
+        total.calls += out.calls
+
+    def _due_groups(self) -> list[tuple[str, str]]:
+        now = utcnow()
+        with self.sessions() as db:
+            rows = db.execute(select(
+                ActivityWrite.workspace_id, ActivityWrite.membership_id, func.count(),
+                func.min(ActivityWrite.updated_at)).where(
+                ActivityWrite.status == "queued", ActivityWrite.next_attempt_at <= now)
+                .group_by(ActivityWrite.workspace_id, ActivityWrite.membership_id)).all()
+            paused = quota.paused_workspaces(db, now)
+        return [(ws, m) for ws, m, n, oldest in rows if ws not in paused and (
+            n >= BATCH or as_utc(oldest) <= now - self.window)]
+
+    def _expired_groups(self) -> list[tuple[str, str]]:
+        now = utcnow()
+        with self.sessions() as db:
+            rows = db.execute(select(ActivityWrite.workspace_id, ActivityWrite.membership_id)
+                              .where(ActivityWrite.status == "sending",
+                                     ActivityWrite.lease_until < now).distinct()).all()
+        return [(ws, m) for ws, m in rows]
+
+    # -- flushing ---------------------------------------------------------------------------
+    async def _flush(self, workspace_id: str, membership_id: str) -> Outcome:
+        out = Outcome()
+        if not await self._budget_allows(workspace_id, membership_id):
+            return out
+        writes = await asyncio.to_thread(self._claim, workspace_id, membership_id)
+        if not writes:
+            return out
+        try:
+            client = self._client(membership_id)
+            has_key = await self._has_key_field(client, workspace_id)
+            await self._send(client, workspace_id, writes, has_key, out)
+        except SalesforceError as exc:
+            await self._call_failed(workspace_id, membership_id, writes, exc, out)
+        except Exception as exc:  # e.g. the connection is gone: record, never lose
+            await asyncio.to_thread(self._release, workspace_id, writes, f"{exc}", out)
+        await asyncio.to_thread(self._refresh, workspace_id, out.keys)
+        return out
+
+    def _claim(self, workspace_id: str, membership_id: str) -> list[ActivityWrite]:
+        now, token = utcnow(), new_id()
+        with self.sessions() as db:
+            keys = (select(ActivityWrite.key).where(
+                ActivityWrite.workspace_id == workspace_id,
+                ActivityWrite.membership_id == membership_id,
+                ActivityWrite.status == "queued", ActivityWrite.next_attempt_at <= now)
+                .order_by(ActivityWrite.priority, ActivityWrite.created_at).limit(BATCH))
+            if db.get_bind().dialect.name == "postgresql":
+                keys = keys.with_for_update(skip_locked=True)
+            db.execute(update(ActivityWrite).where(
+                ActivityWrite.workspace_id == workspace_id, ActivityWrite.key.in_(keys),
+                ActivityWrite.status == "queued").values(
+                status="sending", claim=token, lease_until=now + LEASE,
+                sent_version=ActivityWrite.version, attempts=ActivityWrite.attempts + 1,
+                sent_at=func.coalesce(ActivityWrite.sent_at, now)))
+            db.commit()
+            rows = list(db.scalars(select(ActivityWrite).where(
+                ActivityWrite.workspace_id == workspace_id, ActivityWrite.claim == token)))
+            db.expunge_all()
+            return rows
+
+    async def _send(self, client: SalesforceClient, workspace_id: str,
+                    writes: Sequence[ActivityWrite], has_key: bool, out: Outcome) -> None:
+        """One collections call per (object, action)."""
+        buckets: dict[tuple[str, str], list[ActivityWrite]] = defaultdict(list)
+        for w in writes:
+            action = ("delete" if w.op == "delete" else "upsert" if has_key
+                      else "update" if w.sf_id else "create")
+            buckets[(w.sobject, action)].append(w)
+        for (sobject, action), group in sorted(buckets.items()):
+            if action == "delete":
+                await self._delete(client, workspace_id, sobject, group, has_key, out)
+                continue
+            records = [_record(w, action, has_key) for w in group]
+            out.calls += 1
+            if action == "upsert":
+                results = await client.collections_upsert(sobject, KEY_FIELD, records)
+            elif action == "update":
+                results = await client.collections_update(records, sobject=sobject)
+            else:
+                try:
+                    results = await client.collections_create(records, sobject=sobject)
+                except SalesforceError as exc:
+                    if exc.ambiguous:
+                        # Maybe created: reconcile once the lease ends, never resend blind.
+                        await asyncio.to_thread(self._hold_for_reconcile, workspace_id, group,
+                                                exc)
+                        continue
+                    raise
+            gone = await asyncio.to_thread(self._apply, workspace_id, group, results, action,
+                                           out)
+            if gone:
+                await self._check_gone(client, workspace_id, gone, out)
+
+    async def _delete(self, client: SalesforceClient, workspace_id: str, sobject: str,
+                      group: list[ActivityWrite], has_key: bool, out: Outcome) -> None:
+        unknown = [w for w in group if not w.sf_id]
+        if unknown:
+            found = await self._find(client, sobject, unknown, has_key, out)
+            for w in unknown:
+                w.sf_id = found.get(w.key)
+        targets = [w for w in group if w.sf_id]
+        results: list[SaveResult] = []
+        if targets:
+            out.calls += 1
+            results = await client.collections_delete([str(w.sf_id) for w in targets])
+        by_key = dict(zip([w.key for w in targets], results, strict=True))
+        final = [by_key.get(w.key) or SaveResult(w.sf_id, True) for w in group]
+        await asyncio.to_thread(self._apply, workspace_id, group, final, "delete", out)
+
+    async def _find(self, client: SalesforceClient, sobject: str,
+                    writes: Sequence[ActivityWrite], has_key: bool,
+                    out: Outcome) -> dict[str, str]:
+        """Which of these writes' records exist in Salesforce: key -> Id."""
+        found: dict[str, str] = {}
+        if has_key:
+            keys = [w.key for w in writes]
+            for start in range(0, len(keys), 100):
+                chunk = ", ".join(quote(k) for k in keys[start:start + 100])
+                out.calls += 1
+                async for row in client.query(
+                        f"SELECT Id, {KEY_FIELD} FROM {sobject} WHERE {KEY_FIELD} IN ({chunk})"):
+                    found[str(row[KEY_FIELD])] = str(row["Id"])
+            return found
+        by_owner: dict[str, list[ActivityWrite]] = defaultdict(list)
+        for w in writes:
+            by_owner[str(w.fields.get("OwnerId") or "")].append(w)
+        wanted = {w.key for w in writes}
+        for owner, items in by_owner.items():
+            since = min(as_utc(w.sent_at or w.created_at) for w in items) - RECONCILE_MARGIN
+            soql = (f"SELECT Id, Description FROM {sobject} WHERE OwnerId = {quote(owner)} "
+                    f"AND CreatedDate >= {since.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+            whos = {str(w.fields.get("WhoId")) for w in items}
+            if all(w.fields.get("WhoId") for w in items) and len(whos) <= 100:
+                soql += " AND WhoId IN (" + ", ".join(quote(x) for x in sorted(whos)) + ")"
+            out.calls += 1
+            async for row in client.query(soql, batch_size=2000):
+                key = _footer_key(str(row.get("Description") or ""))
+                if key in wanted:
+                    found[key] = str(row["Id"])
+        return found
+
+    # -- outcomes ---------------------------------------------------------------------------
+    def _apply(self, workspace_id: str, group: Sequence[ActivityWrite],
+               results: Sequence[SaveResult], action: str, out: Outcome
+               ) -> list[ActivityWrite]:
+        """Record each write's result; answers the writes whose Who or What was gone."""
+        now = utcnow()
+        gone: list[ActivityWrite] = []
+        with self.sessions() as db:
+            for w, result in zip(group, results, strict=True):
+                row = db.get(ActivityWrite, (workspace_id, w.key))
+                if row is None or row.claim != w.claim:
+                    continue
+                out.keys.add(row.key)
+                entry: dict[str, Any] = {"at": now.isoformat(), "action": action}
+                if result.success:
+                    entry.update(result="ok", id=result.id)
+                    if action != "delete":
+                        row.sf_id = result.id or row.sf_id
+                    _settle(row, done=True, now=now)
+                    out.done += 1
+                else:
+                    err = result.errors[0] if result.errors else RecordError(None, "not saved")
+                    entry.update(result="error", code=err.status_code, message=err.message,
+                                 fields=list(err.fields))
+                    if action == "delete" and err.status_code in (*GONE_CODES, "NOT_FOUND"):
+                        _settle(row, done=True, now=now)  # already gone: that is the goal
+                        out.done += 1
+                    elif err.kind is ErrorKind.TRANSIENT and row.attempts < MAX_ATTEMPTS:
+                        _retry_later(row, now)
+                        out.retried += 1
+                    elif err.status_code in GONE_CODES and action != "delete":
+                        gone.append(row)
+                        _settle(row, done=False, now=now)
+                        row.status = "checking"
+                    else:
+                        _error(row, err.status_code, err.message, list(err.fields), now)
+                        out.errored += 1
+                row.log = [*(row.log or [])[-19:], entry]
+            db.commit()
+            db.expunge_all()
+        return gone
+
+    async def _check_gone(self, client: SalesforceClient, workspace_id: str,
+                          gone: Sequence[ActivityWrite], out: Outcome) -> None:
+        """Salesforce says a Who or What does not exist.  Those it confirms missing leave the
+        mirror, their objects are re-audited, and the activities are planned again; if all
+        exist after all, the writes are errored with Salesforce's answer."""
+        ids = {str(x) for w in gone for x in (w.fields.get("WhoId"), w.fields.get("WhatId"))
+               if x}
+        with self.sessions() as db:
+            kinds = {i: r.sobject for i in ids if (r := mirror.get(db, workspace_id, i))}
+        existing: set[str] = set()
+        for sobject in sorted(set(kinds.values())):
+            wanted = [i for i, k in kinds.items() if k == sobject]
+            out.calls += 1
+            async for row in client.query(f"SELECT Id FROM {sobject} WHERE Id IN ("
+                                          + ", ".join(quote(i) for i in wanted) + ")"):
+                existing.add(str(row["Id"]))
+        missing = ids - existing
+        await asyncio.to_thread(self._replan_gone, workspace_id, gone, missing, kinds, out)
+
+    def _replan_gone(self, workspace_id: str, gone: Sequence[ActivityWrite],
+                     missing: set[str], kinds: dict[str, str], out: Outcome) -> None:
+        now = utcnow()
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        with self.sessions() as db:
+            mirror.mark_deleted(db, workspace_id, [(i, stamp) for i in missing])
+            for sobject in {kinds[i] for i in missing if i in kinds}:
+                flag_inconsistency(db, workspace_id, sobject)
+            for w in gone:
+                row = db.get(ActivityWrite, (workspace_id, w.key))
+                if row is None or row.status != "checking":
+                    continue
+                out.keys.add(row.key)
+                refs = {str(x) for x in (w.fields.get("WhoId"), w.fields.get("WhatId")) if x}
+                if not refs & missing:
+                    code = (w.log or [{}])[-1].get("code") or "INVALID_CROSS_REFERENCE_KEY"
+                    _error(row, code, str((w.log or [{}])[-1].get("message") or ""), [], now)
+                    out.errored += 1
+                    continue
+                row.status = "dropped"
+                activity_ids = list(db.scalars(select(ActivityWriteRef.activity_id).where(
+                    ActivityWriteRef.workspace_id == workspace_id,
+                    ActivityWriteRef.key == row.key)))
+                db.execute(delete(ActivityWriteRef).where(
+                    ActivityWriteRef.workspace_id == workspace_id,
+                    ActivityWriteRef.key == row.key))
+                for activity in db.scalars(select(ActivityRow).where(
+                        ActivityRow.id.in_(activity_ids))):
+                    activity.status = "pending"
+                    activity.reason = "a record it pointed at is gone in Salesforce: planned again"
+                    requeue_event(db, workspace_id, activity.event_id)
+            db.commit()
+
+    def _hold_for_reconcile(self, workspace_id: str, group: Sequence[ActivityWrite],
+                            exc: SalesforceError) -> None:
+        until = utcnow() + self.reconcile_after
+        with self.sessions() as db:
+            for w in group:
+                row = db.get(ActivityWrite, (workspace_id, w.key))
+                if row is not None and row.claim == w.claim:
+                    row.lease_until = until
+                    row.log = [*(row.log or [])[-19:], {
+                        "at": utcnow().isoformat(), "action": "create", "result": "unknown",
+                        "code": exc.error_code, "message": exc.message}]
+            db.commit()
+
+    async def _call_failed(self, workspace_id: str, membership_id: str,
+                           writes: Sequence[ActivityWrite], exc: SalesforceError,
+                           out: Outcome) -> None:
+        if exc.kind is ErrorKind.QUOTA:
+            await asyncio.to_thread(quota.pause, self.sessions, workspace_id,
+                                    f"Salesforce answered {exc.error_code}: {exc.message}",
+                                    self.settings.quota_probe_seconds)
+            await asyncio.to_thread(self._release, workspace_id, writes, None, out)
+            return
+        if exc.kind is ErrorKind.AUTH:
+            await self._drop_client(membership_id)
+        if exc.kind is ErrorKind.TRANSIENT or (exc.kind is ErrorKind.AUTH and exc.retryable):
+            await asyncio.to_thread(self._release, workspace_id, writes,
+                                    f"{exc.error_code}: {exc.message}", out)
+            return
+        await asyncio.to_thread(self._fail, workspace_id, writes, exc, out)
+
+    def _release(self, workspace_id: str, writes: Sequence[ActivityWrite],
+                 error: str | None, out: Outcome) -> None:
+        """Back to the queue: later (an error) or as soon as allowed (quota: no attempt)."""
+        now = utcnow()
+        with self.sessions() as db:
+            for w in writes:
+                row = db.get(ActivityWrite, (workspace_id, w.key))
+                if row is None or row.claim != w.claim or row.status != "sending":
+                    continue
+                out.keys.add(row.key)
+                if error is None:
+                    row.attempts = max(0, row.attempts - 1)
+                    row.status, row.claim, row.lease_until = "queued", None, None
+                    continue
+                row.log = [*(row.log or [])[-19:], {"at": now.isoformat(), "result": "retry",
+                                                    "message": error}]
+                if row.attempts >= MAX_ATTEMPTS:
+                    _error(row, error.partition(":")[0], error, [], now)
+                    out.errored += 1
+                else:
+                    _retry_later(row, now)
+                    out.retried += 1
+            db.commit()
+
+    def _fail(self, workspace_id: str, writes: Sequence[ActivityWrite], exc: SalesforceError,
+              out: Outcome) -> None:
+        now = utcnow()
+        with self.sessions() as db:
+            for w in writes:
+                row = db.get(ActivityWrite, (workspace_id, w.key))
+                if row is None or row.claim != w.claim:
+                    continue
+                out.keys.add(row.key)
+                _error(row, exc.error_code or str(exc.status), exc.message, list(exc.fields),
+                       now)
+                out.errored += 1
+            db.commit()
+
+    def _refresh(self, workspace_id: str, keys: set[str]) -> None:
+        if not keys:
+            return
+        with self.sessions() as db:
+            refresh_activities(db, workspace_id, keys)
+            db.commit()
+
+    # -- recovering sends whose outcome is unknown -----------------------------------------
+    async def _recover(self, workspace_id: str, membership_id: str) -> Outcome:
+        out = Outcome()
+        now = utcnow()
+        with self.sessions() as db:
+            rows = list(db.scalars(select(ActivityWrite).where(
+                ActivityWrite.workspace_id == workspace_id,
+                ActivityWrite.membership_id == membership_id,
+                ActivityWrite.status == "sending", ActivityWrite.lease_until < now)))
+            db.expunge_all()
+        if not rows:
+            return out
+        client = self._client(membership_id)
+        has_key = await self._has_key_field(client, workspace_id)
+        # Creates without the key field may have landed: look before sending again.
+        doubtful = [w for w in rows if w.op == "upsert" and not w.sf_id and not has_key]
+        found: dict[str, str] = {}
+        for sobject in sorted({w.sobject for w in doubtful}):
+            found.update(await self._find(client, sobject,
+                                          [w for w in doubtful if w.sobject == sobject],
+                                          False, out))
+        await asyncio.to_thread(self._recovered, workspace_id, rows, found, out)
+        await asyncio.to_thread(self._refresh, workspace_id, out.keys)
+        return out
+
+    def _recovered(self, workspace_id: str, rows: Sequence[ActivityWrite],
+                   found: dict[str, str], out: Outcome) -> None:
+        now = utcnow()
+        with self.sessions() as db:
+            for w in rows:
+                row = db.get(ActivityWrite, (workspace_id, w.key))
+                if row is None or row.status != "sending" or row.claim != w.claim:
+                    continue
+                out.keys.add(row.key)
+                if w.key in found:
+                    row.sf_id = found[w.key]
+                    row.log = [*(row.log or [])[-19:], {
+                        "at": now.isoformat(), "action": "reconcile", "result": "found",
+                        "id": row.sf_id}]
+                    _settle(row, done=True, now=now)
+                    out.done += 1
+                else:
+                    row.log = [*(row.log or [])[-19:], {
+                        "at": now.isoformat(), "action": "reconcile",
+                        "result": "not found; sent again"}]
+                    row.status, row.claim, row.lease_until = "queued", None, None
+                    row.sent_at = None
+                    row.next_attempt_at = now
+                    out.retried += 1
+            db.commit()
+
+    # -- the org --------------------------------------------------------------------------
+    async def _has_key_field(self, client: SalesforceClient, workspace_id: str) -> bool:
+        """Whether Task and Event have the package's external id (field metadata, else one
+        describe call; remembered for ten minutes)."""
+        cached = self._key_field.get(workspace_id)
+        if cached is not None and cached[1] > utcnow():
+            return cached[0]
+        with self.sessions() as db:
+            known = {s: db.get(FieldMetadata, (workspace_id, s)) for s in ("Task", "Event")}
+            metadata = {s: list(r.fields) for s, r in known.items() if r is not None}
+        for sobject in ("Task", "Event"):
+            if sobject not in metadata:
+                metadata[sobject] = list((await client.describe(sobject)).get("fields", []))
+        has = all(any(f.get("name") == KEY_FIELD and f.get("externalId") for f in fields)
+                  for fields in metadata.values())
+        self._key_field[workspace_id] = (has, utcnow() + dt.timedelta(minutes=10))
+        return has
+
+    async def _budget_allows(self, workspace_id: str, membership_id: str) -> bool:
+        state = await asyncio.to_thread(quota.check, self.sessions, workspace_id)
+        if state.allowed:
+            return True
+        if not state.probe_due:
+            return False
+        try:
+            limits = await self._client(membership_id).limits()
+        except SalesforceError as exc:
+            if exc.kind is ErrorKind.QUOTA:
+                await asyncio.to_thread(quota.pause, self.sessions, workspace_id,
+                                        f"Salesforce answered {exc.error_code}: {exc.message}",
+                                        self.settings.quota_probe_seconds)
+                return False
+            raise
+        return await asyncio.to_thread(quota.after_probe, self.sessions, workspace_id, limits,
+                                       self.settings.quota_probe_seconds)
+
+
+RECONCILE_MARGIN = dt.timedelta(minutes=5)
+
+
+def _footer_key(description: str) -> str | None:
+    _, found, key = description.rpartition(KEY_FOOTER)
+    return key.strip() if found else None
+
+
+def _record(w: ActivityWrite, action: str, has_key: bool) -> dict[str, Any]:
+    fields = dict(w.fields)
+    if action == "update" or (action == "upsert" and (w.sf_id or w.sent_version > 1)):
+        fields = {k: v for k, v in fields.items() if k not in CREATE_ONLY}
+    if action == "update":
+        fields["Id"] = w.sf_id
+    if has_key and action == "upsert":
+        fields[KEY_FIELD] = w.key
+    return fields
+
+
+def _settle(row: ActivityWrite, *, done: bool, now: dt.datetime) -> None:
+    """A send finished: done, unless the plan changed meanwhile (send the newer version)."""
+    row.claim, row.lease_until, row.sent_at, row.updated_at = None, None, None, now
+    row.error_code = row.error_message = None
+    row.error_fields = None
+    if done and row.version != row.sent_version:
+        row.status, row.next_attempt_at = "queued", now
+    elif done:
+        row.status = "done"
+
+
+def _retry_later(row: ActivityWrite, now: dt.datetime) -> None:
+    """Exponential backoff with full jitter; the record was not written, nothing to doubt."""
+    delay = RETRY_BACKOFF.delay(row.attempts)
+    row.status, row.claim, row.lease_until, row.sent_at = "queued", None, None, None
+    row.next_attempt_at, row.updated_at = now + dt.timedelta(seconds=delay), now
+
+
+def _error(row: ActivityWrite, code: str | None, message: str, fields: list[str],
+           now: dt.datetime) -> None:
+    row.status, row.claim, row.lease_until, row.sent_at = "errored", None, None, None
+    row.error_code, row.error_message, row.error_fields = code, message, fields
+    row.updated_at = now
+
+
+def queued_count(db: Session, workspace_id: str) -> int:
+    return int(db.scalar(select(func.count()).select_from(ActivityWrite).where(
+        ActivityWrite.workspace_id == workspace_id,
+        ActivityWrite.status.in_(("queued", "sending")))) or 0)
+
+
+def paused_reason(db: Session, workspace_id: str) -> str | None:
+    ws = db.get(Workspace, workspace_id)
+    return ws.writes_paused_reason if ws is not None else None

@@ -1,0 +1,116 @@
+"""JSON API v1: events in (POST /api/v1/events), the activity log out, and API usage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from tether.services import activity_log, events
+from tether.services.errors import Invalid
+from tether.sync import push, quota
+from tether.web.deps import Db, Me, State
+
+router = APIRouter(prefix="/api/v1")
+MAX_BODY = 16 * 1024 * 1024
+
+
+@router.post("/events", status_code=202)
+async def post_events(request: Request, db: Db, actor: Me, app: State) -> JSONResponse:
+    """One event or ``{"events": [...]}`` (≤ 1,000): stored (idempotently) before 202."""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise Invalid("request body too large (16 MB at most)", "events")
+    try:
+        data = orjson.loads(body)
+    except ValueError:
+        raise Invalid("the body is not JSON", "events") from None
+    single = not (isinstance(data, dict) and "events" in data)
+    raw = [data] if single else data["events"]
+    if not isinstance(raw, list):
+        raise Invalid("events must be a list", "events")
+
+    def store() -> list[str]:
+        parsed = events.validate(raw, single=single)
+        accepted = events.ingest(db, actor, parsed, single=single)
+        db.commit()  # durable before the answer
+        return accepted
+
+    accepted = await run_in_threadpool(store)
+    if app.wake_activity is not None:
+        app.wake_activity()
+    return JSONResponse({"accepted": accepted}, status_code=202)
+
+
+def _filters(db: Db, actor: Me, status: str | None, type: str | None, user: str | None,
+             role: str | None, since: dt.datetime | None,
+             until: dt.datetime | None) -> activity_log.Filters:
+    return activity_log.Filters(status or None, type or None,
+                                activity_log.member_id_for(db, actor, user), role or None,
+                                _utc(since), _utc(until))
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@router.get("/activity-log")
+def activity_log_page(db: Db, actor: Me, status: str | None = None, type: str | None = None,
+                      user: str | None = None, role: str | None = None,
+                      since: dt.datetime | None = None, until: dt.datetime | None = None,
+                      limit: int = Query(50, ge=1, le=1000), cursor: str | None = None
+                      ) -> dict[str, Any]:
+    """Newest first; ``user`` (member id or email) and ``role`` for admins; a member sees
+    their own.  ``next_cursor`` pages on."""
+    filters = _filters(db, actor, status, type, user, role, since, until)
+    return activity_log.page(db, actor, filters, limit=limit, cursor=cursor)
+
+
+@router.get("/activity-log.csv")
+def activity_log_csv(db: Db, actor: Me, app: State, status: str | None = None,
+                     type: str | None = None, user: str | None = None,
+                     role: str | None = None, since: dt.datetime | None = None,
+                     until: dt.datetime | None = None) -> StreamingResponse:
+    filters = activity_log.scoped(db, actor, _filters(db, actor, status, type, user, role,
+                                                      since, until))
+    return StreamingResponse(
+        activity_log.csv_lines(app.sessions, actor, filters), media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="activity-log.csv"'})
+
+
+@router.get("/activity-log/{activity_id}")
+def activity_detail(activity_id: str, db: Db, actor: Me) -> dict[str, Any]:
+    return activity_log.detail(db, actor, activity_id)
+
+
+@router.post("/activity-log/{activity_id}/retry")
+def retry_one(activity_id: str, db: Db, actor: Me, app: State) -> dict[str, Any]:
+    count = activity_log.retry(db, actor, activity_id=activity_id)
+    db.commit()
+    if app.wake_activity is not None:
+        app.wake_activity()
+    return {"retried": count}
+
+
+@router.post("/activity-log/retry")
+def retry_all(db: Db, actor: Me, app: State, type: str | None = None, user: str | None = None,
+              role: str | None = None) -> dict[str, Any]:
+    """Every errored activity (matching the filters) queued again."""
+    count = activity_log.retry(db, actor, _filters(db, actor, None, type, user, role, None,
+                                                   None))
+    db.commit()
+    if app.wake_activity is not None:
+        app.wake_activity()
+    return {"retried": count}
+
+
+@router.get("/salesforce/usage")
+def usage(db: Db, actor: Me) -> dict[str, Any]:
+    """Calls by Tether today, the org's remaining, the budget, the pause and a forecast."""
+    return quota.usage_json(db, actor.workspace_id, push.queued_count(db, actor.workspace_id))

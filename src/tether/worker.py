@@ -1,0 +1,41 @@
+"""The worker: the job runner (syncs) and the activity pipeline, side by side in one event
+loop.  The web process embeds it by default; `tether worker` runs it alone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tether.config import Settings
+from tether.jobs.runner import EmbeddedRunner
+from tether.security import Vault
+from tether.services import sync as sync_service
+from tether.sync.pipeline import ActivityPipeline
+
+
+@dataclass
+class Worker:
+    runner: EmbeddedRunner
+    pipeline: ActivityPipeline
+
+    async def run_forever(self) -> None:
+        tasks = [asyncio.create_task(self.runner.run_forever()),
+                 asyncio.create_task(self.pipeline.run_forever())]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+def build_worker(sessions: sessionmaker[Session], vault: Vault, settings: Settings) -> Worker:
+    runner = EmbeddedRunner(
+        sessions, {sync_service.SYNC_JOB: sync_service.sync_handler(sessions, vault, settings)},
+        on_tick=sync_service.schedule_due if settings.schedule_syncs else None)
+    return Worker(runner, ActivityPipeline(sessions, vault, settings))
