@@ -60,7 +60,8 @@ class Env:
 
     def wait(self, event_ids: list[str], timeout: float = 20.0, key: str | None = None,
              statuses: tuple[str, ...] = SALESFORCE_DONE) -> dict[str, list[dict[str, Any]]]:
-        """The log items of these events once none is still queued for Salesforce."""
+        """The log items of these events once none is still queued for Salesforce (or, with
+        ``statuses``, once all are in one of them)."""
         deadline = time.monotonic() + timeout
         while True:
             items = self.log(key)["items"]
@@ -69,7 +70,8 @@ class Env:
                 if item["event_id"] in event_ids:
                     mine.setdefault(item["event_id"], []).append(item)
             settled = set(mine) == set(event_ids) and all(
-                i["status"] in statuses or (i["status"] == "pending"
+                i["status"] in statuses or (statuses == SALESFORCE_DONE
+                                            and i["status"] == "pending"
                                             and i["reason"] != "queued for Salesforce")
                 for its in mine.values() for i in its)
             if settled:

@@ -144,11 +144,12 @@ def problems(event: Event) -> list[tuple[str, str]]:
     if kind in MEETING_EVENTS:
         need(event.meeting is not None, "meeting", f"is required for {kind}")
         if event.meeting is not None:
-            need(event.meeting.end >= event.meeting.start, "meeting.end",
-                 "must not be before meeting.start")
-            need(event.meeting.start.tzinfo is not None, "meeting.start",
-                 "must carry a time zone")
-            need(event.meeting.end.tzinfo is not None, "meeting.end", "must carry a time zone")
+            start, end = event.meeting.start, event.meeting.end
+            need(start.tzinfo is not None, "meeting.start", "must carry a time zone")
+            need(end.tzinfo is not None, "meeting.end", "must carry a time zone")
+            # Compared only when both carry a zone (naive against aware raises TypeError).
+            if start.tzinfo is not None and end.tzinfo is not None:
+                need(end >= start, "meeting.end", "must not be before meeting.start")
     if kind in TASK_EVENTS:
         need(event.task is not None, "task", f"is required for {kind}")
     if kind is EventType.CALL_LOGGED:

@@ -137,12 +137,14 @@ def _plan_batch(db: Session, workspace_id: str,
                                                pending_expired=expired, pending_window=window))
         if only is not None:
             plans = [p for p in plans if (p.recipient or "") == only.recipient]
+        saved = []
         for p in plans:
-            _save(db, row, event, role_id, p, window)
+            saved.append(_save(db, row, event, role_id, p, window))
             if p.status == "queued" and event.type in TRACKING and event.message is not None:
                 logged.add((event.type.value, event.message.id, p.recipient or ""))
         if only is None:
-            _drop_stale_group_writes(db, workspace_id, plans)
+            deleted = _drop_stale_group_writes(db, workspace_id, plans)
+            _link_deletions(db, workspace_id, plans, saved, deleted)
 
 
 def _already_logged(db: Session, workspace_id: str,
@@ -159,7 +161,7 @@ def _already_logged(db: Session, workspace_id: str,
 
 
 def _save(db: Session, row: EventRow, event: Event, role_id: str | None,
-          p: planner.ActivityPlan, window: dt.timedelta) -> None:
+          p: planner.ActivityPlan, window: dt.timedelta) -> ActivityRow:
     recipient = p.recipient or ""
     activity = db.scalar(select(ActivityRow).where(
         ActivityRow.workspace_id == row.workspace_id, ActivityRow.event_id == row.id,
@@ -180,11 +182,11 @@ def _save(db: Session, row: EventRow, event: Event, role_id: str | None,
         activity.status, activity.reason = "pending", p.reason
         if activity.pending_until is None:
             activity.pending_until = now + window
-        return
+        return activity
     activity.pending_until = None
     if p.status == "ignored":
         activity.status, activity.reason = "ignored", p.reason
-        return
+        return activity
     db.flush()
     keys = [w.key for w in p.writes]
     for w in p.writes:
@@ -194,10 +196,26 @@ def _save(db: Session, row: EventRow, event: Event, role_id: str | None,
                                     key=w.key))
     activity.status, activity.reason = "pending", QUEUED_REASON
     activity.match = {**(p.match or {}), "plan": p.reason}
-    if not keys:  # a cancelled meeting: done once its Events are deleted
-        activity.status, activity.reason = "synced", p.reason
     db.flush()
     refresh_activities(db, row.workspace_id, keys)
+    return activity
+
+
+def _link_deletions(db: Session, workspace_id: str, plans: Sequence[planner.ActivityPlan],
+                    saved: Sequence[ActivityRow], deleted: Sequence[str]) -> None:
+    """A plan with nothing to write but deletions (a cancelled meeting) is synced once the
+    deletions are done."""
+    for p, activity in zip(plans, saved, strict=True):
+        if p.status != "queued" or p.writes:
+            continue
+        for key in deleted:
+            if db.get(ActivityWriteRef, (activity.id, key)) is None:
+                db.add(ActivityWriteRef(activity_id=activity.id, workspace_id=workspace_id,
+                                        key=key))
+        if not deleted:
+            activity.status, activity.reason = "synced", p.reason
+    db.flush()
+    refresh_activities(db, workspace_id, deleted)
 
 
 def _merge_write(db: Session, row: EventRow, recipient: str, p: planner.ActivityPlan,
@@ -224,23 +242,26 @@ def _merge_write(db: Session, row: EventRow, recipient: str, p: planner.Activity
 
 
 def _drop_stale_group_writes(db: Session, workspace_id: str,
-                             plans: Sequence[planner.ActivityPlan]) -> None:
+                             plans: Sequence[planner.ActivityPlan]) -> list[str]:
     """A meeting updated or cancelled, a task's related records changed: the group's writes
     this plan no longer has are deleted in Salesforce (recipients still pending keep theirs)."""
     groups = {p.group for p in plans if p.group}
     if not groups:
-        return
+        return []
     keep = {w.key for p in plans for w in p.writes}
     waiting = {p.recipient or "" for p in plans if p.status == "pending"}
     now = utcnow()
+    deleted: list[str] = []
     for write in db.scalars(select(ActivityWrite).where(
             ActivityWrite.workspace_id == workspace_id, ActivityWrite.group_key.in_(groups),
             ActivityWrite.op == "upsert")):
         if write.key in keep or write.recipient in waiting:
             continue
         write.op, write.version, write.updated_at = "delete", write.version + 1, now
+        deleted.append(write.key)
         if write.status != "sending":
             write.status, write.next_attempt_at, write.attempts = "queued", now, 0
+    return deleted
 
 
 def refresh_activities(db: Session, workspace_id: str, keys: Iterable[str]) -> None:

@@ -54,7 +54,9 @@ def build(db: Session, workspace_id: str, emails: Iterable[str]) -> MirrorView:
         contact = found.get(lead.converted_contact_id or "")
         if contact is None:
             converted_missing[email] = lead.sf_id
-        elif all(p.id != contact.sf_id for p in people[email]):
+        else:
+            # The converted Lead stands for its Contact (which usually has the same email).
+            people[email] = [p for p in people[email] if p.id != contact.sf_id]
             people[email].append(_person(contact, converted_from=lead.sf_id))
     contacts = [p for ps in people.values() for p in ps if p.sobject == "Contact"]
     account_ids = {p.account_id for p in contacts if p.account_id}
