@@ -139,7 +139,9 @@ def related_records(person: Person, settings: SalesforceSettings, view: MirrorVi
             else:
                 opps = view.opportunities_by_role.get(person.id, ())
                 why = "the recipient has a contact role on it"
-            for opp in sorted(opps, key=lambda o: o.id):
+            # One Contact may hold several roles on one Opportunity: each Opportunity once.
+            unique = {opp.id: opp for opp in opps}
+            for opp in sorted(unique.values(), key=lambda o: o.id):
                 if opp.is_closed and not settings.opportunities_closed:
                     continue
                 if settings.opportunities_only_when_owner and opp.owner_id != user_sf_id:
