@@ -34,16 +34,17 @@ def _location(prefix: str, loc: Sequence[int | str]) -> str:
     return out
 
 
-def validate(raw_events: Sequence[Any], *, single: bool) -> list[tuple[Event, Any]]:
+def validate(raw_events: Sequence[Any], *, single: bool) -> list[tuple[int, Event, Any]]:
     """Every event parsed and checked, or Invalid naming the first bad field
-    (``events[3].message.to[0]``; for a lone event, ``message.to[0]``)."""
+    (``events[3].message.to[0]``; for a lone event, ``message.to[0]``).  Each comes with its
+    position in the request, so later errors name it there too."""
     if not raw_events:
         raise Invalid("no events: send one event, or {\"events\": [...]} with 1 to 1000",
                       "events")
     if len(raw_events) > MAX_EVENTS:
         raise Invalid(f"at most {MAX_EVENTS} events a request ({len(raw_events)} sent)",
                       "events")
-    parsed: list[tuple[Event, Any]] = []
+    parsed: list[tuple[int, Event, Any]] = []
     seen: set[str] = set()
     for i, raw in enumerate(raw_events):
         prefix = "" if single else f"events[{i}]"
@@ -61,7 +62,7 @@ def validate(raw_events: Sequence[Any], *, single: bool) -> list[tuple[Event, An
         if event.id in seen:
             continue  # the same event twice in one request: stored once
         seen.add(event.id)
-        parsed.append((event, raw))
+        parsed.append((i, event, raw))
     return parsed
 
 
@@ -73,17 +74,17 @@ def _members(db: Session, workspace_id: str, emails: set[str]) -> dict[str, str]
             if normalize_email(email) in emails}
 
 
-def ingest(db: Session, actor: Actor, parsed: Sequence[tuple[Event, Any]],
+def ingest(db: Session, actor: Actor, parsed: Sequence[tuple[int, Event, Any]],
            *, single: bool) -> list[str]:
     """Store the events (those already stored are left as they are); answers their ids.
     A member's key posts its own events only; an admin's, any member's."""
-    users = {normalize_email(e.user) for e, _ in parsed}
+    users = {normalize_email(e.user) for _, e, _ in parsed}
     members = _members(db, actor.workspace_id, users)
     rows: list[dict[str, Any]] = []
     now = utcnow()
     base = time.time_ns() // 1000 * 1000
-    for i, (event, raw) in enumerate(parsed):
-        where = "user" if single else f"events[{i}].user"
+    for i, (position, event, raw) in enumerate(parsed):
+        where = "user" if single else f"events[{position}].user"
         user = normalize_email(event.user)
         if user not in members:
             raise Invalid(f"{where}: {event.user} is not a member of this workspace", where)
@@ -98,7 +99,7 @@ def ingest(db: Session, actor: Actor, parsed: Sequence[tuple[Event, Any]],
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     db.execute(insert(EventRow).on_conflict_do_nothing(
         index_elements=[EventRow.workspace_id, EventRow.id]), rows)
-    return [event.id for event, _ in parsed]
+    return [event.id for _, event, _ in parsed]
 
 
 def _payload(raw: Any) -> dict[str, Any]:

@@ -1,0 +1,274 @@
+"""POST /api/v1/events and the activity log (CONTRACTS "Tether HTTP API v1"), on SQLite and
+PostgreSQL: all of a request stored or none of it, idempotent on the event id, each key
+posting for whom it may; the log scoped to the member, with its counts and a CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from tests.tether.web.conftest import World
+from tether.store.db import make_engine, session_factory
+from tether.store.models import EventRow
+
+ADMIN = "admin@acme.example"
+REP = "rep@acme.example"
+
+
+def email_sent(ident: str, user: str = REP, **kw: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "id": ident, "type": "email.sent", "occurred_at": "2026-11-28T10:00:00Z", "user": user,
+        "message": {"id": f"<{ident}@acme.example>", "thread_id": "t1", "subject": "Intro",
+                    "to": ["jane@globex.example"], "cc": [], "bcc": [], "is_reply": False,
+                    "sent_via": "tether"}}
+    event.update(kw)
+    return event
+
+
+def batch(*events: dict[str, Any]) -> dict[str, Any]:
+    return {"events": list(events)}
+
+
+def post(world: World, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    r: httpx.Response = world.client.post(
+        "/api/v1/events", json=body, headers=headers if headers is not None else world.as_member())
+    return r
+
+
+def stored(world: World) -> dict[str, EventRow]:
+    """The workspace's events, read from the database itself."""
+    engine = make_engine(world.url)
+    try:
+        with session_factory(engine)() as db:
+            rows = db.scalars(select(EventRow).where(
+                EventRow.workspace_id == world.workspace_id)).all()
+            return {r.id: r for r in rows}
+    finally:
+        engine.dispose()
+
+
+def assert_invalid(r: httpx.Response, field: str) -> None:
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field and r.json()["detail"]
+
+
+# posting events
+
+def test_one_event_is_accepted_and_stored(world: World) -> None:
+    r = post(world, email_sent("e-1"))
+    assert r.status_code == 202 and r.json() == {"accepted": ["e-1"]}
+    row = stored(world)["e-1"]
+    assert row.type == "email.sent" and row.membership_id == world.member_id
+    assert row.payload["message"]["subject"] == "Intro"
+
+
+def test_a_batch_of_1000_is_accepted(world: World) -> None:
+    r = post(world, batch(*(email_sent(f"b-{i}") for i in range(1000))))
+    assert r.status_code == 202, r.text
+    assert r.json()["accepted"] == [f"b-{i}" for i in range(1000)]
+    assert len(stored(world)) == 1000
+
+
+def test_a_batch_of_1001_is_refused(world: World) -> None:
+    r = post(world, batch(*(email_sent(f"b-{i}") for i in range(1001))))
+    assert r.status_code == 422 and r.json()["field"] == "events"
+    assert stored(world) == {}
+
+
+def test_an_empty_batch_is_refused(world: World) -> None:
+    assert post(world, batch()).json()["field"] == "events"
+
+
+def test_one_bad_event_refuses_the_whole_batch_naming_its_field(world: World) -> None:
+    events = [email_sent(f"b-{i}") for i in range(5)]
+    events[3]["message"]["to"] = ["not-an-email"]
+    assert_invalid(post(world, batch(*events)), "events[3].message.to[0]")
+    assert stored(world) == {}
+
+
+def test_a_lone_event_is_named_without_a_prefix(world: World) -> None:
+    bad = email_sent("e-1")
+    bad["message"]["cc"] = ["jane@globex.example", "nobody"]
+    assert_invalid(post(world, bad), "message.cc[1]")
+
+
+def test_missing_parts_are_named(world: World) -> None:
+    no_message_id = email_sent("b-1")
+    del no_message_id["message"]["id"]
+    assert_invalid(post(world, batch(email_sent("b-0"), no_message_id)),
+                   "events[1].message.id")
+    clicked = email_sent("b-1", type="email.clicked", recipient="jane@globex.example")
+    assert_invalid(post(world, batch(email_sent("b-0"), clicked)), "events[1].url")
+    naive = email_sent("b-2", occurred_at="2026-11-28T10:00:00")
+    assert_invalid(post(world, batch(email_sent("b-0"), email_sent("b-1"), naive)),
+                   "events[2].occurred_at")
+    assert stored(world) == {}
+
+
+def test_a_meeting_with_one_naive_time_is_a_422_not_a_500(world: World) -> None:
+    meeting = {"id": "e-m", "type": "meeting.confirmed", "occurred_at": "2026-11-28T10:00:00Z",
+               "user": REP, "meeting": {"id": "mt1", "title": "Demo",
+                                        "start": "2026-12-01T10:00:00",
+                                        "end": "2026-12-01T11:00:00Z", "organizer": REP,
+                                        "attendees": ["jane@globex.example"]}}
+    assert_invalid(post(world, meeting), "meeting.start")
+
+
+def test_missing_or_unknown_type(world: World) -> None:
+    untyped = email_sent("b-1")
+    del untyped["type"]
+    assert_invalid(post(world, batch(email_sent("b-0"), untyped)), "events[1].type")
+    assert_invalid(post(world, batch(email_sent("b-0"), email_sent("b-1"),
+                                     email_sent("b-2", type="email.bounced"))),
+                   "events[2].type")
+    assert stored(world) == {}
+
+
+def test_not_json_or_not_a_list(world: World) -> None:
+    r = world.client.post("/api/v1/events", content=b"{nope", headers=world.as_member())
+    assert r.status_code == 422 and r.json()["field"] == "events"
+    assert post(world, {"events": {"id": "x"}}).status_code == 422
+
+
+def test_the_same_id_twice_is_stored_once_and_unchanged(world: World) -> None:
+    first = post(world, email_sent("same"))
+    changed = email_sent("same")
+    changed["message"]["subject"] = "Changed"
+    again = post(world, changed)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == {"accepted": ["same"]}
+    rows = stored(world)
+    assert list(rows) == ["same"]
+    assert rows["same"].payload["message"]["subject"] == "Intro"
+    # Twice in one request: once too.
+    both = post(world, batch(email_sent("pair"), email_sent("pair")))
+    assert both.status_code == 202 and sorted(stored(world)) == ["pair", "same"]
+
+
+def test_an_event_for_a_non_member_is_refused(world: World) -> None:
+    lone = post(world, email_sent("e-1", user="stranger@acme.example"), world.as_admin())
+    assert_invalid(lone, "user")
+    assert "stranger@acme.example" in lone.json()["detail"]
+    r = post(world, batch(email_sent("b-0", user=ADMIN),
+                          email_sent("b-1", user="stranger@acme.example")), world.as_admin())
+    assert_invalid(r, "events[1].user")
+    assert stored(world) == {}
+
+
+def test_the_field_names_the_events_position_in_the_request(world: World) -> None:
+    # A repeated id earlier in the batch must not shift the index the error names.
+    r = post(world, batch(email_sent("b-0", user=ADMIN), email_sent("b-0", user=ADMIN),
+                          email_sent("b-2", user="stranger@acme.example")), world.as_admin())
+    assert_invalid(r, "events[2].user")
+
+
+def test_a_members_key_posts_only_its_own_events(world: World) -> None:
+    r = post(world, email_sent("e-1", user=ADMIN))
+    assert r.status_code == 403 and ADMIN in r.json()["detail"]
+    # Not even the member's own events of that request are stored.
+    mixed = post(world, batch(email_sent("b-0"), email_sent("b-1", user=ADMIN)))
+    assert mixed.status_code == 403
+    assert stored(world) == {}
+    # Addresses compare case-insensitively: the member's own, in capitals, is fine.
+    assert post(world, email_sent("e-2", user=REP.upper())).status_code == 202
+
+
+def test_the_admins_key_posts_for_a_member(world: World) -> None:
+    r = post(world, batch(email_sent("b-0", user=REP), email_sent("b-1", user=ADMIN)),
+             world.as_admin())
+    assert r.status_code == 202
+    rows = stored(world)
+    assert rows["b-0"].membership_id == world.member_id
+    assert rows["b-1"].membership_id != world.member_id
+
+
+def test_posting_needs_a_key(world: World) -> None:
+    assert post(world, email_sent("e-1"), {}).status_code == 401
+    assert stored(world) == {}
+
+
+# the activity log
+
+def log(world: World, headers: dict[str, str], query: str = "") -> dict[str, Any]:
+    r = world.client.get(f"/api/v1/activity-log{query}", headers=headers)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def planned(world: World, total: int, timeout: float = 30) -> dict[str, Any]:
+    """The admin's view of the log once the embedded worker has planned ``total`` items."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = log(world, world.as_admin(), "?limit=1000")
+        if sum(body["counts"].values()) >= total and not body["counts"]["pending"]:
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+
+
+def post_three(world: World) -> None:
+    assert post(world, batch(email_sent("a-1", user=ADMIN), email_sent("r-1", user=REP)),
+                world.as_admin()).status_code == 202
+    two = email_sent("r-2")
+    two["message"]["cc"] = ["bob@globex.example"]
+    assert post(world, two).status_code == 202
+
+
+def test_log_without_a_connection_is_ignored_and_scoped_to_the_member(world: World) -> None:
+    post_three(world)  # four recipients: r-2 went to two people
+    everyone = planned(world, 4)
+    assert everyone["counts"] == {"synced": 0, "ignored": 4, "pending": 0, "errored": 0}
+    assert len(everyone["items"]) == 4
+    by_event = {(i["event_id"], i["recipient"]): i for i in everyone["items"]}
+    assert set(by_event) == {("a-1", "jane@globex.example"), ("r-1", "jane@globex.example"),
+                             ("r-2", "jane@globex.example"), ("r-2", "bob@globex.example")}
+    for (event_id, _), item in by_event.items():
+        owner = ADMIN if event_id == "a-1" else REP
+        assert item["status"] == "ignored" and item["type"] == "email.sent"
+        assert owner in item["reason"] and "no Salesforce connection" in item["reason"]
+        assert item["salesforce_ids"] == [] and item["error_code"] is None
+        assert item["user"] == owner
+
+    mine = log(world, world.as_member())
+    assert {i["event_id"] for i in mine["items"]} == {"r-1", "r-2"}
+    assert all(i["user"] == REP for i in mine["items"])
+    assert mine["counts"] == {"synced": 0, "ignored": 3, "pending": 0, "errored": 0}
+    assert sum(mine["counts"].values()) == len(mine["items"])
+    # Asking for another member's log gives a member their own.
+    assert log(world, world.as_member(), f"?user={ADMIN}")["items"] == mine["items"]
+
+
+def test_log_filters_by_status_and_refuses_unknown_ones(world: World) -> None:
+    post_three(world)
+    planned(world, 4)
+    assert len(log(world, world.as_admin(), "?status=ignored")["items"]) == 4
+    assert log(world, world.as_admin(), "?status=synced")["items"] == []
+    assert len(log(world, world.as_admin(), "?status=ignored&limit=1")["items"]) == 1
+    bad = world.client.get("/api/v1/activity-log?status=bogus", headers=world.as_admin())
+    assert bad.status_code == 422 and bad.json()["field"] == "status"
+
+
+def test_log_as_csv(world: World) -> None:
+    post_three(world)
+    planned(world, 4)
+    r = world.client.get("/api/v1/activity-log.csv", headers=world.as_admin())
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/csv")
+    header, *rows = list(csv.reader(io.StringIO(r.text)))
+    for column in ("event_id", "type", "recipient", "status", "reason", "user"):
+        assert column in header
+    records = [dict(zip(header, row, strict=True)) for row in rows]
+    assert sorted((x["event_id"], x["recipient"]) for x in records) == [
+        ("a-1", "jane@globex.example"), ("r-1", "jane@globex.example"),
+        ("r-2", "bob@globex.example"), ("r-2", "jane@globex.example")]
+    assert {x["status"] for x in records} == {"ignored"}
+    assert all("no Salesforce connection" in x["reason"] for x in records)
+    # A member exports their own only.
+    own = world.client.get("/api/v1/activity-log.csv", headers=world.as_member())
+    assert len(list(csv.reader(io.StringIO(own.text)))) == 1 + 3
