@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -65,22 +66,38 @@ class Tether:
             return browser.post(target, data=data)
 
 
-@pytest.fixture
-def tether(migrated_url: str, sfemu: Sfemu, tmp_path: Path) -> Iterator[Tether]:
+def tether_settings(url: str, sfemu: Sfemu, data_dir: Path, port: int, **kw: object
+                    ) -> Settings:
+    return Settings(database_url=url, secret_key=Fernet.generate_key().decode(),
+                    data_dir=data_dir, public_url=f"http://127.0.0.1:{port}",
+                    salesforce_login_url=sfemu.base_url,
+                    salesforce_sandbox_login_url=f"{sfemu.base_url}/test",
+                    salesforce_verify=sfemu.ca_file, schedule_syncs=False,
+                    # sfemu shares this machine's clock: no skew to cover
+                    interval_overlap_seconds=0, **kw)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def serve(migrated_url: str, sfemu: Sfemu, data_dir: Path, *, embedded_worker: bool = True,
+          **kw: object) -> Iterator[Tether]:
+    """Tether's web server in a thread (with its worker, unless told otherwise)."""
     sock = listen("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    settings = Settings(database_url=migrated_url, secret_key=Fernet.generate_key().decode(),
-                        data_dir=tmp_path, public_url=f"http://127.0.0.1:{port}",
-                        salesforce_login_url=sfemu.base_url,
-                        salesforce_sandbox_login_url=f"{sfemu.base_url}/test",
-                        salesforce_verify=sfemu.ca_file, schedule_syncs=False,
-                        # sfemu shares this machine's clock: no skew to cover
-                        interval_overlap_seconds=0)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    settings = tether_settings(migrated_url, sfemu, data_dir, port, **kw)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, embedded_worker=embedded_worker),
+                                           log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.02)
-    yield Tether(f"http://127.0.0.1:{port}", settings, sfemu)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield Tether(f"http://127.0.0.1:{port}", settings, sfemu)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def tether(migrated_url: str, sfemu: Sfemu, tmp_path: Path) -> Iterator[Tether]:
+    with serve(migrated_url, sfemu, tmp_path) as server:
+        yield server

@@ -179,6 +179,13 @@ def _plan_recipient(inp: PlanInput, recipient: str | None, is_bcc: bool, priorit
             return ActivityPlan(recipient, "ignored", f"not the first {_noun(event.type)} of "
                                 "this message by this recipient ('only sync the first')",
                                 priority)
+    if event.type in MEETING_EVENTS and event.meeting is not None:
+        if event.meeting.status == "cancelled":
+            return ActivityPlan(recipient, "queued", "the meeting was cancelled: its Events "
+                                "are deleted", priority, None, (), group)
+        if recipient is None:
+            return ActivityPlan(None, "ignored", "the meeting has no attendee besides its "
+                                "organizer", priority, group=group)
     if recipient is None:  # a task about nobody in particular: the rep's own Task
         return _with_writes(inp, None, None, [], priority, group)
     match = choose(inp.view.people.get(recipient, ()), user.tie_break, user.salesforce_user_id)
@@ -208,10 +215,6 @@ def _with_writes(inp: PlanInput, recipient: str | None, person: Person | None,
                  related: Sequence[Related], priority: int, group: str | None,
                  match: dict[str, Any] | None = None) -> ActivityPlan:
     event = inp.event
-    if event.type in MEETING_EVENTS and event.meeting is not None \
-            and event.meeting.status == "cancelled":
-        return ActivityPlan(recipient, "queued", "the meeting was cancelled: its Events are "
-                            "deleted", priority, match, (), group)
     who = person.id if person else None
     targets: list[Related | None] = list(related) or [None]
     if person is not None and person.sobject == "Lead" and related:

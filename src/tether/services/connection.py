@@ -211,7 +211,8 @@ async def disconnect(sessions: sessionmaker[Session], vault: Vault, settings: Se
 
 def client_for(sessions: sessionmaker[Session], vault: Vault, settings: Settings,
                membership_id: str, *, on_usage: Callable[[str, int, int], None] | None = None,
-               http: httpx.AsyncClient | None = None) -> SalesforceClient:
+               http: httpx.AsyncClient | None = None, max_retries: int = 4
+               ) -> SalesforceClient:
     """A client acting as this member; refreshed tokens are saved, usage goes to the ledger."""
     with sessions() as db:
         row = get_connection(db, membership_id)
@@ -236,7 +237,8 @@ def client_for(sessions: sessionmaker[Session], vault: Vault, settings: Settings
 
     return SalesforceClient(credentials, oauth_app(settings, sandbox),
                             http=http or http_client(settings), on_refresh=save_refresh,
-                            on_usage=record_usage, api_version=settings.salesforce_api_version)
+                            on_usage=record_usage, api_version=settings.salesforce_api_version,
+                            max_retries=max_retries)
 
 
 def record_api_usage(sessions: sessionmaker[Session], workspace_id: str, used: int,

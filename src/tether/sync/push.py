@@ -87,8 +87,10 @@ class Writer:
     def _client(self, membership_id: str) -> SalesforceClient:
         client = self._clients.get(membership_id)
         if client is None:
+            # No retries inside the client: the writer retries itself, with backoff, and
+            # logs every attempt for the activity log.
             client = connection.client_for(
-                self.sessions, self.vault, self.settings, membership_id,
+                self.sessions, self.vault, self.settings, membership_id, max_retries=0,
                 http=connection.http_client(self.settings, self.settings.salesforce_timeout))
             self._clients[membership_id] = client
         return client
@@ -289,6 +291,15 @@ class Writer:
                     if action == "delete" and err.status_code in (*GONE_CODES, "NOT_FOUND"):
                         _settle(row, done=True, now=now)  # already gone: that is the goal
                         out.done += 1
+                    elif (action == "upsert" and err.fields and set(err.fields) <= CREATE_ONLY
+                          and err.status_code == "INVALID_FIELD_FOR_INSERT_UPDATE"):
+                        # The record exists already (an earlier send whose answer was lost
+                        # created it): the update leaves out what only a create may set.
+                        row.fields = {k: v for k, v in row.fields.items()
+                                      if k not in CREATE_ONLY}
+                        _retry_later(row, now)
+                        row.next_attempt_at = now
+                        out.retried += 1
                     elif err.kind is ErrorKind.TRANSIENT and row.attempts < MAX_ATTEMPTS:
                         _retry_later(row, now)
                         out.retried += 1
@@ -529,7 +540,7 @@ def _footer_key(description: str) -> str | None:
 
 def _record(w: ActivityWrite, action: str, has_key: bool) -> dict[str, Any]:
     fields = dict(w.fields)
-    if action == "update" or (action == "upsert" and (w.sf_id or w.sent_version > 1)):
+    if action == "update" or (action == "upsert" and w.sf_id):
         fields = {k: v for k, v in fields.items() if k not in CREATE_ONLY}
     if action == "update":
         fields["Id"] = w.sf_id

@@ -1,0 +1,171 @@
+"""Chaos: 10,000 events for 2,000 recipients while sfemu fails 10 % of calls (503), locks 5 %
+and times out 2 %, and the worker is killed with SIGKILL and restarted three times.  Every
+expected Task and Event exists exactly once, with and without the package's external id;
+the activity log's counts equal what sfemu holds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import Sfemu
+from tests.e2e.activity_env import Env
+from tests.e2e.conftest import Tether, serve
+from tether.domain.planner import KEY_FOOTER
+from tether.store.db import make_engine, session_factory
+from tether.store.models import ActivityWrite
+
+EVENTS, RECIPIENTS, BATCH = 10_000, 2_000, 500
+KILLS = 3
+
+
+class WorkerProcess:
+    """`tether worker` in a child process, configured like the web server."""
+
+    def __init__(self, tether: Tether, log: Path) -> None:
+        s = tether.settings
+        self.env = {**os.environ, "TETHER_DATABASE_URL": str(s.database_url),
+                    "TETHER_SECRET_KEY": str(s.secret_key), "TETHER_DATA_DIR": str(s.data_dir),
+                    "TETHER_SALESFORCE_LOGIN_URL": s.salesforce_login_url,
+                    "TETHER_SALESFORCE_SANDBOX_LOGIN_URL": s.salesforce_sandbox_login_url,
+                    "TETHER_SALESFORCE_VERIFY": str(s.salesforce_verify),
+                    "TETHER_SCHEDULE_SYNCS": "false",
+                    # sfemu's slow answers take 3 s: the writer gives up after 1.5 s, and the
+                    # outcome of those writes is unknown.
+                    "TETHER_SALESFORCE_TIMEOUT": "1.5",
+                    "TETHER_ACTIVITY_RECONCILE_SECONDS": "2",
+                    "TETHER_QUOTA_PROBE_SECONDS": "1"}
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tether", "worker"],
+                                         env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-3000:]
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def split_tether(migrated_url: str, sfemu: Sfemu, tmp_path: Path) -> Iterator[Tether]:
+    with serve(migrated_url, sfemu, tmp_path, embedded_worker=False) as server:
+        yield server
+
+
+def _events(admin: str, emails: list[str]) -> list[dict[str, Any]]:
+    kinds = ["email.sent", "email.opened", "email.clicked", "email.replied", "meeting.confirmed"]
+    out = []
+    for i in range(EVENTS):
+        kind, who = kinds[i % len(kinds)], emails[i % RECIPIENTS]
+        base: dict[str, Any] = {"id": f"chaos-{i}", "type": kind,
+                                "occurred_at": "2026-11-28T10:00:00Z", "user": admin}
+        if kind == "meeting.confirmed":
+            base["meeting"] = {"id": f"m{i}", "title": f"Call {i}", "organizer": admin,
+                               "start": "2026-12-01T15:00:00Z", "end": "2026-12-01T15:30:00Z",
+                               "attendees": [admin, who]}
+        else:
+            base["message"] = {"id": f"<c{i}@acme.example>", "subject": f"Note {i}",
+                               "to": [who]}
+            if kind != "email.sent":
+                base["recipient"] = who
+                base["url"] = "https://acme.example/x"
+        out.append(base)
+    return out
+
+
+def _activity_keys(env: Env, sobject: str, key_field: bool) -> Counter[str]:
+    field = "Tether_Activity_Key__c" if key_field else "Description"
+    rows = env.soql(f"SELECT Id, {field} FROM {sobject}")
+    if key_field:
+        return Counter(str(r[field]) for r in rows)
+    return Counter(str(r[field]).rpartition(KEY_FOOTER)[2] for r in rows)
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("key_field", [True, False], ids=["key_field", "no_key_field"])
+def test_exactly_once_under_faults_and_kills(split_tether: Tether, tmp_path: Path,
+                                             key_field: bool) -> None:
+    tether = split_tether
+    org = tether.sfemu.new_org()
+    ws_id, key = tether.new_workspace("Acme", org["admin"])
+    env = Env(tether, org, ws_id, key)
+    assert "Salesforce connected" in tether.connect(key, org["admin"]).text
+    if key_field:
+        token = env.api("POST", "/api/v1/salesforce/realtime-token")["token"]
+        env.act("POST", "/package", json={
+            "webhook_url": f"{tether.base_url}/webhooks/salesforce/{ws_id}", "token": token,
+            "activity_key_field": True})
+    env.act("POST", "/seed", json={"contacts": RECIPIENTS, "accounts": 50, "seed": 11})
+    emails = sorted({r["Email"].lower() for r in env.soql("SELECT Email FROM Contact")})
+    assert len(emails) == RECIPIENTS
+    worker = WorkerProcess(tether, tmp_path / "worker.log")
+    worker.start()
+    try:
+        env.sync("audit")  # runs as a job on the worker
+        env.set_role(log_to_accounts=False)
+        env.act("POST", "/faults", json={"unavailable_rate": 0.10, "lock_rate": 0.05,
+                                         "timeout_rate": 0.02, "timeout_seconds": 3,
+                                         "seed": 7})
+        events = _events(org["admin"], emails)
+        kill_at = {EVENTS * (k + 1) // (KILLS + 1) for k in range(KILLS)}
+        for start in range(0, EVENTS, BATCH):
+            accepted = env.post(*events[start:start + BATCH])
+            assert len(accepted) == BATCH
+            if start + BATCH in kill_at:
+                time.sleep(1.0)  # let the worker get into the middle of sending
+                worker.kill()
+                worker.start()
+        # Replays change nothing.
+        assert len(env.post(*events[:BATCH])) == BATCH
+        deadline = time.monotonic() + 420
+        while True:
+            counts = env.log(limit=1)["counts"]
+            if counts["synced"] + counts["errored"] + counts["ignored"] >= EVENTS:
+                break
+            assert time.monotonic() < deadline, (counts, worker.log.read_text()[-3000:])
+            time.sleep(1.0)
+    finally:
+        worker.stop()
+        env.act("POST", "/faults", json={})
+    errored = env.log(status="errored", limit=3)["items"]
+    assert counts == {"synced": EVENTS, "ignored": 0, "pending": 0, "errored": 0}, (
+        counts, [(e["error_code"], e["error_message"], e["reason"]) for e in errored])
+    tasks = _activity_keys(env, "Task", key_field)
+    meetings = _activity_keys(env, "Event", key_field)
+    assert max(tasks.values()) == 1 and max(meetings.values()) == 1, "duplicates"
+    assert sum(tasks.values()) == EVENTS * 4 // 5
+    assert sum(meetings.values()) == EVENTS // 5
+    assert sum(tasks.values()) + sum(meetings.values()) == counts["synced"]
+    # The faults really bit: writes were retried, and every retry is in the writes' logs.
+    outcomes = _write_log_outcomes(str(tether.settings.database_url))
+    assert outcomes["retry"] > 0, outcomes
+    print(f"write log outcomes ({'with' if key_field else 'without'} the key field):",
+          dict(outcomes))
+
+
+def _write_log_outcomes(url: str) -> Counter[str]:
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as db:
+            return Counter(str(entry.get("result")) for log in db.scalars(
+                select(ActivityWrite.log)) for entry in (log or []))
+    finally:
+        engine.dispose()
