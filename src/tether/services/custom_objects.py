@@ -13,7 +13,7 @@ from tether.security import Vault
 from tether.services.connection import client_for, get_connection, sync_user_client
 from tether.services.errors import Conflict, Invalid, NotFound
 from tether.services.workspaces import Actor
-from tether.store.models import ApiUsage, CustomObjectConfig, SyncState, Workspace, utcnow
+from tether.store.models import CustomObjectConfig, SyncState
 
 LINKABLE = ("Lead", "Contact", "Account", "Opportunity")
 
@@ -84,17 +84,3 @@ def remove_object(db: Session, actor: Actor, sobject: str) -> None:
     if row is None:
         raise NotFound(f"{sobject} is not configured")
     db.delete(row)
-
-
-def usage_json(db: Session, workspace_id: str) -> dict[str, Any]:
-    """Calls by Tether today and the org's remaining, as Salesforce last reported them."""
-    row = db.get(ApiUsage, (workspace_id, utcnow().date().isoformat()))
-    ws = db.get(Workspace, workspace_id)
-    if ws is None:
-        raise NotFound("no such workspace")
-    if row is None:
-        return {"day": utcnow().date().isoformat(), "tether_calls": 0, "org_used": None,
-                "org_max": None, "org_remaining": None}
-    return {"day": row.day, "tether_calls": row.tether_calls, "org_used": row.org_used,
-            "org_max": row.org_max, "org_remaining": max(0, row.org_max - row.org_used),
-            "updated_at": row.updated_at.isoformat()}

@@ -49,8 +49,10 @@ from tether.sync.pull import flag_inconsistency
 log = logging.getLogger("tether.push")
 KEY_FIELD = "Tether_Activity_Key__c"
 BATCH = 200
-MAX_ATTEMPTS = 10
-RETRY_BACKOFF = Backoff(base=0.5, cap=60.0)
+# Transient failures are retried for hours (backoff up to 5 minutes): Salesforce being down
+# for a while must not turn activity into errors.
+MAX_ATTEMPTS = 60
+RETRY_BACKOFF = Backoff(base=0.5, cap=300.0)
 LEASE = dt.timedelta(minutes=2)
 # Fields Salesforce lets a create set but not an update.
 CREATE_ONLY = frozenset({"TaskSubtype", "EventSubtype"})
@@ -84,21 +86,25 @@ class Writer:
             await client.aclose()
         self._clients.clear()
 
-    def _client(self, membership_id: str) -> SalesforceClient:
-        client = self._clients.get(membership_id)
+    def _client(self, membership_id: str, *, reads: bool = False) -> SalesforceClient:
+        """The member's client for writes: no retries inside it, the writer retries itself
+        with backoff and logs every attempt.  With ``reads``, one that retries its (safe)
+        reads itself: a reconciling query of several pages must not start over each time."""
+        name = f"{membership_id}:{'r' if reads else 'w'}"
+        client = self._clients.get(name)
         if client is None:
-            # No retries inside the client: the writer retries itself, with backoff, and
-            # logs every attempt for the activity log.
             client = connection.client_for(
-                self.sessions, self.vault, self.settings, membership_id, max_retries=0,
+                self.sessions, self.vault, self.settings, membership_id,
+                max_retries=4 if reads else 0,
                 http=connection.http_client(self.settings, self.settings.salesforce_timeout))
-            self._clients[membership_id] = client
+            self._clients[name] = client
         return client
 
     async def _drop_client(self, membership_id: str) -> None:
-        client = self._clients.pop(membership_id, None)
-        if client is not None:
-            await client.aclose()
+        for name in (f"{membership_id}:r", f"{membership_id}:w"):
+            client = self._clients.pop(name, None)
+            if client is not None:
+                await client.aclose()
 
     # -- the loop's one step ----------------------------------------------------------------
     async def step(self) -> Outcome:
@@ -152,8 +158,9 @@ class Writer:
             return out
         try:
             client = self._client(membership_id)
-            has_key = await self._has_key_field(client, workspace_id)
-            await self._send(client, workspace_id, writes, has_key, out)
+            reader = self._client(membership_id, reads=True)
+            has_key = await self._has_key_field(reader, workspace_id)
+            await self._send(client, reader, workspace_id, writes, has_key, out)
         except SalesforceError as exc:
             await self._call_failed(workspace_id, membership_id, writes, exc, out)
         except Exception as exc:  # e.g. the connection is gone: record, never lose
@@ -183,8 +190,9 @@ class Writer:
             db.expunge_all()
             return rows
 
-    async def _send(self, client: SalesforceClient, workspace_id: str,
-                    writes: Sequence[ActivityWrite], has_key: bool, out: Outcome) -> None:
+    async def _send(self, client: SalesforceClient, reader: SalesforceClient,
+                    workspace_id: str, writes: Sequence[ActivityWrite], has_key: bool,
+                    out: Outcome) -> None:
         """One collections call per (object, action)."""
         buckets: dict[tuple[str, str], list[ActivityWrite]] = defaultdict(list)
         for w in writes:
@@ -193,7 +201,8 @@ class Writer:
             buckets[(w.sobject, action)].append(w)
         for (sobject, action), group in sorted(buckets.items()):
             if action == "delete":
-                await self._delete(client, workspace_id, sobject, group, has_key, out)
+                await self._delete(client, reader, workspace_id, sobject, group, has_key,
+                                   out)
                 continue
             records = [_record(w, action, has_key) for w in group]
             out.calls += 1
@@ -214,13 +223,14 @@ class Writer:
             gone = await asyncio.to_thread(self._apply, workspace_id, group, results, action,
                                            out)
             if gone:
-                await self._check_gone(client, workspace_id, gone, out)
+                await self._check_gone(reader, workspace_id, gone, out)
 
-    async def _delete(self, client: SalesforceClient, workspace_id: str, sobject: str,
-                      group: list[ActivityWrite], has_key: bool, out: Outcome) -> None:
+    async def _delete(self, client: SalesforceClient, reader: SalesforceClient,
+                      workspace_id: str, sobject: str, group: list[ActivityWrite],
+                      has_key: bool, out: Outcome) -> None:
         unknown = [w for w in group if not w.sf_id]
         if unknown:
-            found = await self._find(client, sobject, unknown, has_key, out)
+            found = await self._find(reader, sobject, unknown, has_key, out)
             for w in unknown:
                 w.sf_id = found.get(w.key)
         targets = [w for w in group if w.sf_id]
@@ -251,9 +261,11 @@ class Writer:
             by_owner[str(w.fields.get("OwnerId") or "")].append(w)
         wanted = {w.key for w in writes}
         for owner, items in by_owner.items():
-            since = min(as_utc(w.sent_at or w.created_at) for w in items) - RECONCILE_MARGIN
+            sent = [as_utc(w.sent_at or w.created_at) for w in items]
+            since, until = min(sent) - RECONCILE_MARGIN, max(sent) + RECONCILE_MARGIN
             soql = (f"SELECT Id, Description FROM {sobject} WHERE OwnerId = {quote(owner)} "
-                    f"AND CreatedDate >= {since.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+                    f"AND CreatedDate >= {since.strftime('%Y-%m-%dT%H:%M:%SZ')} "
+                    f"AND CreatedDate <= {until.strftime('%Y-%m-%dT%H:%M:%SZ')}")
             whos = {str(w.fields.get("WhoId")) for w in items}
             if all(w.fields.get("WhoId") for w in items) and len(whos) <= 100:
                 soql += " AND WhoId IN (" + ", ".join(quote(x) for x in sorted(whos)) + ")"
@@ -454,7 +466,7 @@ class Writer:
             db.expunge_all()
         if not rows:
             return out
-        client = self._client(membership_id)
+        client = self._client(membership_id, reads=True)
         has_key = await self._has_key_field(client, workspace_id)
         # Creates without the key field may have landed: look before sending again.
         doubtful = [w for w in rows if w.op == "upsert" and not w.sf_id and not has_key]
@@ -518,7 +530,7 @@ class Writer:
         if not state.probe_due:
             return False
         try:
-            limits = await self._client(membership_id).limits()
+            limits = await self._client(membership_id, reads=True).limits()
         except SalesforceError as exc:
             if exc.kind is ErrorKind.QUOTA:
                 await asyncio.to_thread(quota.pause, self.sessions, workspace_id,

@@ -123,6 +123,9 @@ def usage_json(db: Session, workspace_id: str, queued: int) -> dict[str, Any]:
         "tether_calls": tether,
         "calls_by_hour": [hours.get(h, 0) for h in range(24)],
         "org": {"used": used, "max": maximum, "remaining": max(0, maximum - used)},
+        # The same, flat (the first version of this answer).
+        "org_used": used, "org_max": maximum, "org_remaining": max(0, maximum - used),
+        "updated_at": usage.updated_at.isoformat() if usage else None,
         "budget": {"percent": ws.api_budget_percent, "calls": budget_calls,
                    "remaining": max(0, budget_calls - used)},
         "paused": ws.writes_paused_until is not None,

@@ -142,11 +142,6 @@ def delete_custom_object(sobject: str, db: Db, actor: Me) -> None:
     custom_objects.remove_object(db, actor, sobject)
 
 
-@router.get("/usage")
-def usage(db: Db, actor: Me) -> dict[str, Any]:
-    return custom_objects.usage_json(db, actor.workspace_id)
-
-
 @router.get("/fields/{sobject}")
 def fields(sobject: str, db: Db, actor: Me) -> dict[str, Any]:
     """The org's field metadata for an object, as last synced ("Get latest fields" refreshes
