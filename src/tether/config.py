@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     activity_reconcile_seconds: float = Field(default=120.0, ge=0, description="How long a "
                                               "create whose answer was lost waits before "
                                               "Tether reads back whether it landed")
+    activity_retry_max_seconds: float = Field(default=300.0, gt=0, description="Longest wait "
+                                              "between two tries of a write that failed")
     quota_probe_seconds: float = Field(default=60.0, gt=0, description="How often paused "
                                        "writes ask Salesforce whether they may resume")
     port: int = 8000

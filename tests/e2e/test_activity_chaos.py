@@ -44,7 +44,9 @@ class WorkerProcess:
                     # outcome of those writes is unknown.
                     "TETHER_SALESFORCE_TIMEOUT": "1.5",
                     "TETHER_ACTIVITY_RECONCILE_SECONDS": "2",
-                    "TETHER_QUOTA_PROBE_SECONDS": "1"}
+                    "TETHER_QUOTA_PROBE_SECONDS": "1",
+                    # Production waits up to 5 minutes between tries; the test cannot.
+                    "TETHER_ACTIVITY_RETRY_MAX_SECONDS": "5"}
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -52,7 +52,6 @@ BATCH = 200
 # Transient failures are retried for hours (backoff up to 5 minutes): Salesforce being down
 # for a while must not turn activity into errors.
 MAX_ATTEMPTS = 60
-RETRY_BACKOFF = Backoff(base=0.5, cap=300.0)
 LEASE = dt.timedelta(minutes=2)
 # Fields Salesforce lets a create set but not an update.
 CREATE_ONLY = frozenset({"TaskSubtype", "EventSubtype"})
@@ -77,6 +76,7 @@ class Writer:
         self.settings = settings
         self.window = dt.timedelta(seconds=settings.activity_flush_seconds)
         self.reconcile_after = dt.timedelta(seconds=settings.activity_reconcile_seconds)
+        self.backoff = Backoff(base=0.5, cap=settings.activity_retry_max_seconds)
         self._clients: dict[str, SalesforceClient] = {}
         self._key_field: dict[str, tuple[bool, dt.datetime]] = {}
         self._parallel = asyncio.Semaphore(4)
@@ -309,11 +309,11 @@ class Writer:
                         # created it): the update leaves out what only a create may set.
                         row.fields = {k: v for k, v in row.fields.items()
                                       if k not in CREATE_ONLY}
-                        _retry_later(row, now)
+                        _retry_later(row, now, self.backoff)
                         row.next_attempt_at = now
                         out.retried += 1
                     elif err.kind is ErrorKind.TRANSIENT and row.attempts < MAX_ATTEMPTS:
-                        _retry_later(row, now)
+                        _retry_later(row, now, self.backoff)
                         out.retried += 1
                     elif err.status_code in GONE_CODES and action != "delete":
                         gone.append(row)
@@ -429,7 +429,7 @@ class Writer:
                     _error(row, error.partition(":")[0], error, [], now)
                     out.errored += 1
                 else:
-                    _retry_later(row, now)
+                    _retry_later(row, now, self.backoff)
                     out.retried += 1
             db.commit()
 
@@ -572,9 +572,9 @@ def _settle(row: ActivityWrite, *, done: bool, now: dt.datetime) -> None:
         row.status = "done"
 
 
-def _retry_later(row: ActivityWrite, now: dt.datetime) -> None:
+def _retry_later(row: ActivityWrite, now: dt.datetime, backoff: Backoff) -> None:
     """Exponential backoff with full jitter; the record was not written, nothing to doubt."""
-    delay = RETRY_BACKOFF.delay(row.attempts)
+    delay = backoff.delay(row.attempts)
     row.status, row.claim, row.lease_until, row.sent_at = "queued", None, None, None
     row.next_attempt_at, row.updated_at = now + dt.timedelta(seconds=delay), now
 
