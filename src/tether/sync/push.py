@@ -27,9 +27,10 @@ from tether.config import Settings
 from tether.domain.planner import KEY_FOOTER
 from tether.salesforce.client import SalesforceClient
 from tether.salesforce.composite import SaveResult
+from tether.salesforce.datetimes import format_datetime, soql_datetime
 from tether.salesforce.errors import ErrorKind, RecordError, SalesforceError
 from tether.salesforce.retry import Backoff
-from tether.salesforce.soql import quote
+from tether.salesforce.soql import in_list, quote
 from tether.security import Vault
 from tether.services import connection
 from tether.services.planning import refresh_activities, requeue_event
@@ -38,7 +39,6 @@ from tether.store.models import (
     ActivityWrite,
     ActivityWriteRef,
     FieldMetadata,
-    Workspace,
     as_utc,
     new_id,
     utcnow,
@@ -64,7 +64,6 @@ class Outcome:
     done: int = 0
     retried: int = 0
     errored: int = 0
-    calls: int = 0
     keys: set[str] = field(default_factory=set)
 
 
@@ -126,7 +125,6 @@ class Writer:
         total.done += out.done
         total.retried += out.retried
         total.errored += out.errored
-        total.calls += out.calls
 
     def _due_groups(self) -> list[tuple[str, str]]:
         now = utcnow()
@@ -205,7 +203,6 @@ class Writer:
                                    out)
                 continue
             records = [_record(w, action, has_key) for w in group]
-            out.calls += 1
             if action == "upsert":
                 results = await client.collections_upsert(sobject, KEY_FIELD, records)
             elif action == "update":
@@ -230,30 +227,27 @@ class Writer:
                       has_key: bool, out: Outcome) -> None:
         unknown = [w for w in group if not w.sf_id]
         if unknown:
-            found = await self._find(reader, sobject, unknown, has_key, out)
+            found = await self._find(reader, sobject, unknown, has_key)
             for w in unknown:
                 w.sf_id = found.get(w.key)
         targets = [w for w in group if w.sf_id]
         results: list[SaveResult] = []
         if targets:
-            out.calls += 1
             results = await client.collections_delete([str(w.sf_id) for w in targets])
         by_key = dict(zip([w.key for w in targets], results, strict=True))
         final = [by_key.get(w.key) or SaveResult(w.sf_id, True) for w in group]
         await asyncio.to_thread(self._apply, workspace_id, group, final, "delete", out)
 
     async def _find(self, client: SalesforceClient, sobject: str,
-                    writes: Sequence[ActivityWrite], has_key: bool,
-                    out: Outcome) -> dict[str, str]:
+                    writes: Sequence[ActivityWrite], has_key: bool) -> dict[str, str]:
         """Which of these writes' records exist in Salesforce: key -> Id."""
         found: dict[str, str] = {}
         if has_key:
             keys = [w.key for w in writes]
             for start in range(0, len(keys), 100):
-                chunk = ", ".join(quote(k) for k in keys[start:start + 100])
-                out.calls += 1
+                chunk = in_list(keys[start:start + 100])
                 async for row in client.query(
-                        f"SELECT Id, {KEY_FIELD} FROM {sobject} WHERE {KEY_FIELD} IN ({chunk})"):
+                        f"SELECT Id, {KEY_FIELD} FROM {sobject} WHERE {KEY_FIELD} IN {chunk}"):
                     found[str(row[KEY_FIELD])] = str(row["Id"])
             return found
         by_owner: dict[str, list[ActivityWrite]] = defaultdict(list)
@@ -264,12 +258,11 @@ class Writer:
             sent = [as_utc(w.sent_at or w.created_at) for w in items]
             since, until = min(sent) - RECONCILE_MARGIN, max(sent) + RECONCILE_MARGIN
             soql = (f"SELECT Id, Description FROM {sobject} WHERE OwnerId = {quote(owner)} "
-                    f"AND CreatedDate >= {since.strftime('%Y-%m-%dT%H:%M:%SZ')} "
-                    f"AND CreatedDate <= {until.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+                    f"AND CreatedDate >= {soql_datetime(since.replace(microsecond=0))} "
+                    f"AND CreatedDate <= {soql_datetime(until.replace(microsecond=0))}")
             whos = {str(w.fields.get("WhoId")) for w in items}
             if all(w.fields.get("WhoId") for w in items) and len(whos) <= 100:
-                soql += " AND WhoId IN (" + ", ".join(quote(x) for x in sorted(whos)) + ")"
-            out.calls += 1
+                soql += f" AND WhoId IN {in_list(sorted(whos))}"
             async for row in client.query(soql, batch_size=2000):
                 key = _footer_key(str(row.get("Description") or ""))
                 if key in wanted:
@@ -284,9 +277,10 @@ class Writer:
         now = utcnow()
         gone: list[ActivityWrite] = []
         with self.sessions() as db:
+            current = _still_claimed(db, workspace_id, group)
             for w, result in zip(group, results, strict=True):
-                row = db.get(ActivityWrite, (workspace_id, w.key))
-                if row is None or row.claim != w.claim:
+                row = current.get(w.key)
+                if row is None:
                     continue
                 out.keys.add(row.key)
                 entry: dict[str, Any] = {"at": now.isoformat(), "action": action}
@@ -322,7 +316,7 @@ class Writer:
                     else:
                         _error(row, err.status_code, err.message, list(err.fields), now)
                         out.errored += 1
-                row.log = [*(row.log or [])[-19:], entry]
+                _log(row, entry)
             db.commit()
             db.expunge_all()
         return gone
@@ -339,9 +333,8 @@ class Writer:
         existing: set[str] = set()
         for sobject in sorted(set(kinds.values())):
             wanted = [i for i, k in kinds.items() if k == sobject]
-            out.calls += 1
-            async for row in client.query(f"SELECT Id FROM {sobject} WHERE Id IN ("
-                                          + ", ".join(quote(i) for i in wanted) + ")"):
+            async for row in client.query(f"SELECT Id FROM {sobject} WHERE Id IN "
+                                          f"{in_list(wanted)}"):
                 existing.add(str(row["Id"]))
         missing = ids - existing
         await asyncio.to_thread(self._replan_gone, workspace_id, gone, missing, kinds, out)
@@ -349,7 +342,7 @@ class Writer:
     def _replan_gone(self, workspace_id: str, gone: Sequence[ActivityWrite],
                      missing: set[str], kinds: dict[str, str], out: Outcome) -> None:
         now = utcnow()
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        stamp = format_datetime(now.replace(microsecond=0))
         with self.sessions() as db:
             mirror.mark_deleted(db, workspace_id, [(i, stamp) for i in missing])
             for sobject in {kinds[i] for i in missing if i in kinds}:
@@ -383,13 +376,14 @@ class Writer:
                             exc: SalesforceError) -> None:
         until = utcnow() + self.reconcile_after
         with self.sessions() as db:
+            current = _still_claimed(db, workspace_id, group)
             for w in group:
-                row = db.get(ActivityWrite, (workspace_id, w.key))
-                if row is not None and row.claim == w.claim:
+                row = current.get(w.key)
+                if row is not None:
                     row.lease_until = until
-                    row.log = [*(row.log or [])[-19:], {
-                        "at": utcnow().isoformat(), "action": "create", "result": "unknown",
-                        "code": exc.error_code, "message": exc.message}]
+                    _log(row, {"at": utcnow().isoformat(), "action": "create",
+                               "result": "unknown", "code": exc.error_code,
+                               "message": exc.message})
             db.commit()
 
     async def _call_failed(self, workspace_id: str, membership_id: str,
@@ -414,17 +408,17 @@ class Writer:
         """Back to the queue: later (an error) or as soon as allowed (quota: no attempt)."""
         now = utcnow()
         with self.sessions() as db:
+            current = _still_claimed(db, workspace_id, writes)
             for w in writes:
-                row = db.get(ActivityWrite, (workspace_id, w.key))
-                if row is None or row.claim != w.claim or row.status != "sending":
+                row = current.get(w.key)
+                if row is None or row.status != "sending":
                     continue
                 out.keys.add(row.key)
                 if error is None:
                     row.attempts = max(0, row.attempts - 1)
                     row.status, row.claim, row.lease_until = "queued", None, None
                     continue
-                row.log = [*(row.log or [])[-19:], {"at": now.isoformat(), "result": "retry",
-                                                    "message": error}]
+                _log(row, {"at": now.isoformat(), "result": "retry", "message": error})
                 if row.attempts >= MAX_ATTEMPTS:
                     _error(row, error.partition(":")[0], error, [], now)
                     out.errored += 1
@@ -437,9 +431,10 @@ class Writer:
               out: Outcome) -> None:
         now = utcnow()
         with self.sessions() as db:
+            current = _still_claimed(db, workspace_id, writes)
             for w in writes:
-                row = db.get(ActivityWrite, (workspace_id, w.key))
-                if row is None or row.claim != w.claim:
+                row = current.get(w.key)
+                if row is None:
                     continue
                 out.keys.add(row.key)
                 _error(row, exc.error_code or str(exc.status), exc.message, list(exc.fields),
@@ -474,7 +469,7 @@ class Writer:
         for sobject in sorted({w.sobject for w in doubtful}):
             found.update(await self._find(client, sobject,
                                           [w for w in doubtful if w.sobject == sobject],
-                                          False, out))
+                                          False))
         await asyncio.to_thread(self._recovered, workspace_id, rows, found, out)
         await asyncio.to_thread(self._refresh, workspace_id, out.keys)
         return out
@@ -483,22 +478,21 @@ class Writer:
                    found: dict[str, str], out: Outcome) -> None:
         now = utcnow()
         with self.sessions() as db:
+            current = _still_claimed(db, workspace_id, rows)
             for w in rows:
-                row = db.get(ActivityWrite, (workspace_id, w.key))
-                if row is None or row.status != "sending" or row.claim != w.claim:
+                row = current.get(w.key)
+                if row is None or row.status != "sending":
                     continue
                 out.keys.add(row.key)
                 if w.key in found:
                     row.sf_id = found[w.key]
-                    row.log = [*(row.log or [])[-19:], {
-                        "at": now.isoformat(), "action": "reconcile", "result": "found",
-                        "id": row.sf_id}]
+                    _log(row, {"at": now.isoformat(), "action": "reconcile",
+                               "result": "found", "id": row.sf_id})
                     _settle(row, done=True, now=now)
                     out.done += 1
                 else:
-                    row.log = [*(row.log or [])[-19:], {
-                        "at": now.isoformat(), "action": "reconcile",
-                        "result": "not found; sent again"}]
+                    _log(row, {"at": now.isoformat(), "action": "reconcile",
+                               "result": "not found; sent again"})
                     row.status, row.claim, row.lease_until = "queued", None, None
                     row.sent_at = None
                     row.next_attempt_at = now
@@ -561,6 +555,21 @@ def _record(w: ActivityWrite, action: str, has_key: bool) -> dict[str, Any]:
     return fields
 
 
+def _still_claimed(db: Session, workspace_id: str, writes: Sequence[ActivityWrite]
+                   ) -> dict[str, ActivityWrite]:
+    """The rows of these writes (one query) that the same claim still holds: a write
+    reclaimed meanwhile (lease over, another worker) is no longer this sender's to settle."""
+    claims = {w.key: w.claim for w in writes}
+    rows = db.scalars(select(ActivityWrite).where(
+        ActivityWrite.workspace_id == workspace_id, ActivityWrite.key.in_(list(claims))))
+    return {r.key: r for r in rows if r.claim is not None and r.claim == claims[r.key]}
+
+
+def _log(row: ActivityWrite, entry: dict[str, Any]) -> None:
+    """Keep the last 20 attempts of a write (the activity log's detail shows them)."""
+    row.log = [*(row.log or [])[-19:], entry]
+
+
 def _settle(row: ActivityWrite, *, done: bool, now: dt.datetime) -> None:
     """A send finished: done, unless the plan changed meanwhile (send the newer version)."""
     row.claim, row.lease_until, row.sent_at, row.updated_at = None, None, None, now
@@ -591,7 +600,3 @@ def queued_count(db: Session, workspace_id: str) -> int:
         ActivityWrite.workspace_id == workspace_id,
         ActivityWrite.status.in_(("queued", "sending")))) or 0)
 
-
-def paused_reason(db: Session, workspace_id: str) -> str | None:
-    ws = db.get(Workspace, workspace_id)
-    return ws.writes_paused_reason if ws is not None else None
