@@ -23,13 +23,13 @@ from tether.security import Vault, hash_secret
 from tether.services.errors import Conflict, Invalid, NotFound
 from tether.services.workspaces import Actor, actor_for_membership
 from tether.store.models import (
-    ApiUsage,
     OAuthAttempt,
     SalesforceConnection,
     Workspace,
     as_utc,
     utcnow,
 )
+from tether.sync import quota
 
 ATTEMPT_TTL = dt.timedelta(minutes=15)
 REQUIRED_OBJECTS = ("Account", "Contact", "Event", "Lead", "Opportunity", "Task")
@@ -244,12 +244,8 @@ def client_for(sessions: sessionmaker[Session], vault: Vault, settings: Settings
 def record_api_usage(sessions: sessionmaker[Session], workspace_id: str, used: int,
                      maximum: int) -> None:
     """The usage ledger: Tether's calls today, and the org's usage as Salesforce last said."""
-    day = utcnow().date().isoformat()
     with sessions() as db:
-        row = db.get(ApiUsage, (workspace_id, day))
-        if row is None:
-            row = ApiUsage(workspace_id=workspace_id, day=day, tether_calls=0)
-            db.add(row)
+        row = quota.ledger_row(db, workspace_id)
         row.tether_calls += 1
         hour = str(utcnow().hour)
         row.hours = {**(row.hours or {}), hour: int((row.hours or {}).get(hour, 0)) + 1}

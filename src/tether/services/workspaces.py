@@ -458,10 +458,15 @@ def delete_exclusion(db: Session, actor: Actor, exclusion_id: str) -> None:
     db.delete(row)
 
 
-def excluded(db: Session, workspace_id: str, email: str) -> str | None:
+def exclusion_lists(db: Session, workspace_id: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The workspace's excluded addresses and domains."""
     rows = db.scalars(select(Exclusion).where(Exclusion.workspace_id == workspace_id)).all()
-    return exclusion_reason(email, [r.value for r in rows if r.kind == "address"],
-                            [r.value for r in rows if r.kind == "domain"])
+    return (frozenset(r.value for r in rows if r.kind == "address"),
+            frozenset(r.value for r in rows if r.kind == "domain"))
+
+
+def excluded(db: Session, workspace_id: str, email: str) -> str | None:
+    return exclusion_reason(email, *exclusion_lists(db, workspace_id))
 
 
 # -- the real-time token ----------------------------------------------------------------------

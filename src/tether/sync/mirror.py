@@ -116,7 +116,8 @@ def get(db: Session, workspace_id: str, sf_id: str) -> MirrorRecord | None:
     return db.get(MirrorRecord, (workspace_id, sf_id))
 
 
-def _live(workspace_id: str) -> Any:
+def live(workspace_id: str) -> Any:
+    """Records of the workspace that are not deleted."""
     return and_(MirrorRecord.workspace_id == workspace_id, MirrorRecord.is_deleted.is_(False))
 
 
@@ -126,7 +127,7 @@ def lookup(db: Session, workspace_id: str, email: str) -> list[dict[str, Any]]:
     Converted Leads resolve to their Contact; merged-away and deleted records are gone."""
     address = email.strip().lower()
     people = db.scalars(select(MirrorRecord).where(
-        _live(workspace_id), MirrorRecord.email_lower == address,
+        live(workspace_id), MirrorRecord.email_lower == address,
         MirrorRecord.sobject.in_(("Contact", "Lead")))).all()
     contacts: dict[str, MirrorRecord] = {p.sf_id: p for p in people if p.sobject == "Contact"}
     leads = [p for p in people if p.sobject == "Lead"]
@@ -158,13 +159,13 @@ def _account(db: Session, workspace_id: str, account_id: str | None) -> dict[str
 def _opportunities(db: Session, workspace_id: str, contact: MirrorRecord) -> list[dict[str, Any]]:
     """Opportunities where the contact has a role, then the others on their account."""
     role_opps = select(MirrorRecord.opportunity_id).where(
-        _live(workspace_id), MirrorRecord.sobject == "OpportunityContactRole",
+        live(workspace_id), MirrorRecord.sobject == "OpportunityContactRole",
         MirrorRecord.contact_id == contact.sf_id)
     conditions: list[ColumnElement[bool]] = [MirrorRecord.sf_id.in_(role_opps)]
     if contact.account_id:
         conditions.append(MirrorRecord.account_id == contact.account_id)
     rows = db.scalars(select(MirrorRecord).where(
-        _live(workspace_id), MirrorRecord.sobject == "Opportunity", or_(*conditions))
+        live(workspace_id), MirrorRecord.sobject == "Opportunity", or_(*conditions))
         .order_by(MirrorRecord.sf_id)).all()
     role_ids = set(db.scalars(role_opps))
     return [{**r.data, "ContactRole": r.sf_id in role_ids} for r in rows]

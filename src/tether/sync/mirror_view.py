@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from tether.domain.matching import MirrorView, Opportunity, Person, Related
 from tether.store.models import CustomObjectConfig, MirrorRecord
-
-
-def _live(workspace_id: str) -> Any:
-    return (MirrorRecord.workspace_id == workspace_id) & MirrorRecord.is_deleted.is_(False)
+from tether.sync.mirror import live
 
 
 def _person(row: MirrorRecord, converted_from: str | None = None) -> Person:
@@ -38,7 +34,7 @@ def build(db: Session, workspace_id: str, emails: Iterable[str]) -> MirrorView:
     rows: list[MirrorRecord] = []
     for start in range(0, len(wanted), 500):
         rows += db.scalars(select(MirrorRecord).where(
-            _live(workspace_id), MirrorRecord.email_lower.in_(wanted[start:start + 500]),
+            live(workspace_id), MirrorRecord.email_lower.in_(wanted[start:start + 500]),
             MirrorRecord.sobject.in_(("Contact", "Lead")))).all()
     converted: dict[str, MirrorRecord] = {}
     for row in rows:
@@ -65,14 +61,14 @@ def build(db: Session, workspace_id: str, emails: Iterable[str]) -> MirrorView:
     by_account: dict[str, list[Opportunity]] = defaultdict(list)
     if account_ids:
         for row in db.scalars(select(MirrorRecord).where(
-                _live(workspace_id), MirrorRecord.sobject == "Opportunity",
+                live(workspace_id), MirrorRecord.sobject == "Opportunity",
                 MirrorRecord.account_id.in_(account_ids))):
             by_account[row.account_id or ""].append(_opportunity(row))
     by_role: dict[str, list[Opportunity]] = defaultdict(list)
     contact_ids = {p.id for p in contacts}
     if contact_ids:
         roles = db.execute(select(MirrorRecord.contact_id, MirrorRecord.opportunity_id).where(
-            _live(workspace_id), MirrorRecord.sobject == "OpportunityContactRole",
+            live(workspace_id), MirrorRecord.sobject == "OpportunityContactRole",
             MirrorRecord.contact_id.in_(contact_ids))).all()
         opps = {r.sf_id: _opportunity(r) for r in _by_ids(
             db, workspace_id, {o for _, o in roles if o}) if r.sobject == "Opportunity"}
@@ -92,7 +88,7 @@ def _by_ids(db: Session, workspace_id: str, ids: Iterable[str]) -> list[MirrorRe
     out: list[MirrorRecord] = []
     for start in range(0, len(wanted), 500):
         out += db.scalars(select(MirrorRecord).where(
-            _live(workspace_id), MirrorRecord.sf_id.in_(wanted[start:start + 500]))).all()
+            live(workspace_id), MirrorRecord.sf_id.in_(wanted[start:start + 500]))).all()
     return out
 
 
@@ -110,7 +106,7 @@ def _custom(db: Session, workspace_id: str, parents: set[str]) -> dict[str, list
             continue
         conditions = [MirrorRecord.data[f].as_string().in_(wanted) for f in fields]
         for row in db.scalars(select(MirrorRecord).where(
-                _live(workspace_id), MirrorRecord.sobject == config.sobject, or_(*conditions))):
+                live(workspace_id), MirrorRecord.sobject == config.sobject, or_(*conditions))):
             for f in fields:
                 parent = row.data.get(f)
                 if parent in parents:

@@ -31,6 +31,16 @@ def today(db: Session, workspace_id: str) -> ApiUsage | None:
     return db.get(ApiUsage, (workspace_id, utcnow().date().isoformat()))
 
 
+def ledger_row(db: Session, workspace_id: str) -> ApiUsage:
+    """Today's row of the usage ledger, made empty if there is none yet."""
+    row = today(db, workspace_id)
+    if row is None:
+        row = ApiUsage(workspace_id=workspace_id, day=utcnow().date().isoformat(),
+                       tether_calls=0, hours={})
+        db.add(row)
+    return row
+
+
 def over_budget(usage: ApiUsage | None, percent: int) -> bool:
     return bool(usage is not None and usage.org_max
                 and usage.org_used >= usage.org_max * percent / 100)
@@ -85,11 +95,7 @@ def after_probe(sessions: sessionmaker[Session], workspace_id: str,
         ws = db.get(Workspace, workspace_id)
         if ws is None:
             return False
-        usage = today(db, workspace_id)
-        if usage is None:
-            usage = ApiUsage(workspace_id=workspace_id, day=utcnow().date().isoformat(),
-                             tether_calls=0, hours={})
-            db.add(usage)
+        usage = ledger_row(db, workspace_id)
         usage.org_used, usage.org_max, usage.updated_at = used, maximum, utcnow()
         if over_budget(usage, ws.api_budget_percent):
             ws.writes_paused_until = utcnow() + dt.timedelta(seconds=seconds)
