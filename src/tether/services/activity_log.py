@@ -199,14 +199,15 @@ def retry(db: Session, actor: Actor, filters: Filters | None = None,
     return len(rows)
 
 
-def csv_lines(sessions: sessionmaker[Session], actor: Actor, filters: Filters
+def csv_lines(sessions: sessionmaker[Session], actor: Actor, scoped_filters: Filters
               ) -> Iterator[str]:
-    """The log as CSV, streamed in pages (never the whole log in memory)."""
+    """The log as CSV, streamed in pages (never the whole log in memory).  The filters are
+    already :func:`scoped`: the caller checks them before the answer starts."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
+    f = scoped_filters
     with sessions() as db:
-        f = scoped(db, actor, filters)
         emails = _emails(db, actor.workspace_id)
         last: tuple[dt.datetime, str] | None = None
         while True:

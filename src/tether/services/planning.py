@@ -9,20 +9,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from tether.domain import planner
 from tether.domain.events import TRACKING, Event, recipients
 from tether.domain.matching import DEFAULT_TIE_BREAK, TieBreak
 from tether.services.events import parse_event
-from tether.services.workspaces import effective_for
+from tether.services.workspaces import effective_for, exclusion_lists
 from tether.store.models import (
     ActivityRow,
     ActivityWrite,
     ActivityWriteRef,
     EventRow,
-    Exclusion,
     Membership,
     MirrorRecord,
     SalesforceConnection,
@@ -51,9 +50,7 @@ def _workspace(db: Session, workspace_id: str) -> _Workspace | None:
     row = db.get(Workspace, workspace_id)
     if row is None:
         return None
-    excl = db.scalars(select(Exclusion).where(Exclusion.workspace_id == workspace_id)).all()
-    return _Workspace(row, frozenset(e.value for e in excl if e.kind == "address"),
-                      frozenset(e.value for e in excl if e.kind == "domain"), {})
+    return _Workspace(row, *exclusion_lists(db, workspace_id), {})
 
 
 def tie_break_of(row: Workspace) -> tuple[TieBreak, ...]:
@@ -129,6 +126,7 @@ def _plan_batch(db: Session, workspace_id: str,
     view = mirror_view.build(db, workspace_id, [e for e in emails if e])
     logged = _already_logged(db, workspace_id, [e for _, e, _ in parsed])
     window = dt.timedelta(hours=ws.row.pending_window_hours)
+    touched: list[str] = []  # the writes planned or deleted: their activities' status
     for row, event, only in parsed:
         user, role_id = _user(db, ws, row.membership_id)
         expired = only is not None and only.pending_until is not None and \
@@ -140,11 +138,15 @@ def _plan_batch(db: Session, workspace_id: str,
         saved = []
         for p in plans:
             saved.append(_save(db, row, event, role_id, p, window))
+            touched += [w.key for w in p.writes]
             if p.status == "queued" and event.type in TRACKING and event.message is not None:
                 logged.add((event.type.value, event.message.id, p.recipient or ""))
         if only is None:
             deleted = _drop_stale_group_writes(db, workspace_id, plans)
             _link_deletions(db, workspace_id, plans, saved, deleted)
+            touched += deleted
+    db.flush()
+    refresh_activities(db, workspace_id, touched)
 
 
 def _already_logged(db: Session, workspace_id: str,
@@ -188,7 +190,6 @@ def _save(db: Session, row: EventRow, event: Event, role_id: str | None,
         activity.status, activity.reason = "ignored", p.reason
         return activity
     db.flush()
-    keys = [w.key for w in p.writes]
     for w in p.writes:
         _merge_write(db, row, recipient, p, w)
         if db.get(ActivityWriteRef, (activity.id, w.key)) is None:
@@ -196,8 +197,6 @@ def _save(db: Session, row: EventRow, event: Event, role_id: str | None,
                                     key=w.key))
     activity.status, activity.reason = "pending", QUEUED_REASON
     activity.match = {**(p.match or {}), "plan": p.reason}
-    db.flush()
-    refresh_activities(db, row.workspace_id, keys)
     return activity
 
 
@@ -214,8 +213,6 @@ def _link_deletions(db: Session, workspace_id: str, plans: Sequence[planner.Acti
                                         key=key))
         if not deleted:
             activity.status, activity.reason = "synced", p.reason
-    db.flush()
-    refresh_activities(db, workspace_id, deleted)
 
 
 def _merge_write(db: Session, row: EventRow, recipient: str, p: planner.ActivityPlan,
@@ -307,14 +304,6 @@ def refresh_activities(db: Session, workspace_id: str, keys: Iterable[str]) -> N
             for k, v in changed.items():
                 setattr(activity, k, v)
             activity.updated_at = now
-
-
-def counts(db: Session, workspace_id: str) -> dict[str, int]:
-    rows = db.execute(select(ActivityRow.status, func.count()).where(
-        ActivityRow.workspace_id == workspace_id).group_by(ActivityRow.status)).all()
-    out = {"synced": 0, "ignored": 0, "pending": 0, "errored": 0}
-    out.update({s: int(n) for s, n in rows})
-    return out
 
 
 def requeue_event(db: Session, workspace_id: str, event_id: str) -> None:

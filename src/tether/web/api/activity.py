@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from tether.services import activity_log, events
 from tether.services.errors import Invalid
 from tether.sync import push, quota
-from tether.web.deps import Db, Me, State
+from tether.web.deps import AppState, Db, Me, State
 
 router = APIRouter(prefix="/api/v1")
 MAX_BODY = 16 * 1024 * 1024
@@ -41,9 +41,14 @@ async def post_events(request: Request, db: Db, actor: Me, app: State) -> JSONRe
         return accepted
 
     accepted = await run_in_threadpool(store)
+    _wake(app)
+    return JSONResponse({"accepted": accepted}, status_code=202)
+
+
+def _wake(app: AppState) -> None:
+    """New work for the activity pipeline (when it runs in this process)."""
     if app.wake_activity is not None:
         app.wake_activity()
-    return JSONResponse({"accepted": accepted}, status_code=202)
 
 
 def _filters(db: Db, actor: Me, status: str | None, type: str | None, user: str | None,
@@ -93,8 +98,7 @@ def activity_detail(activity_id: str, db: Db, actor: Me) -> dict[str, Any]:
 def retry_one(activity_id: str, db: Db, actor: Me, app: State) -> dict[str, Any]:
     count = activity_log.retry(db, actor, activity_id=activity_id)
     db.commit()
-    if app.wake_activity is not None:
-        app.wake_activity()
+    _wake(app)
     return {"retried": count}
 
 
@@ -105,8 +109,7 @@ def retry_all(db: Db, actor: Me, app: State, type: str | None = None, user: str 
     count = activity_log.retry(db, actor, _filters(db, actor, None, type, user, role, None,
                                                    None))
     db.commit()
-    if app.wake_activity is not None:
-        app.wake_activity()
+    _wake(app)
     return {"retried": count}
 
 
