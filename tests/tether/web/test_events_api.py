@@ -206,7 +206,10 @@ def planned(world: World, total: int, timeout: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         body = log(world, world.as_admin(), "?limit=1000")
-        if sum(body["counts"].values()) >= total and not body["counts"]["pending"]:
+        # Items and counts are two queries; on SQLite each reads the latest commit, so wait
+        # until a planning transaction that landed between them is in both.
+        if (sum(body["counts"].values()) >= total and not body["counts"]["pending"]
+                and len(body["items"]) == sum(body["counts"].values())):
             return body
         assert time.monotonic() < deadline, body
         time.sleep(0.05)
