@@ -4,6 +4,7 @@ ask for, tokens encrypted at rest, disconnect with revoke, and clients for the s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import ssl
@@ -221,7 +222,9 @@ def client_for(sessions: sessionmaker[Session], vault: Vault, settings: Settings
         credentials, workspace_id = _credentials(vault, row), row.workspace_id
         sandbox = row.sandbox
 
-    async def save_refresh(new: Credentials) -> None:
+    # The callbacks write off the event loop: a write waiting for SQLite's lock must not
+    # stall the loop, or the request holding that lock can never commit (a 30 s stall).
+    def store_tokens(new: Credentials) -> None:
         with sessions() as db:
             current = get_connection(db, membership_id)
             if current is not None:
@@ -230,8 +233,11 @@ def client_for(sessions: sessionmaker[Session], vault: Vault, settings: Settings
                     current.refresh_token_enc = vault.encrypt(new.refresh_token)
                 db.commit()
 
-    def record_usage(org_id: str, used: int, maximum: int) -> None:
-        record_api_usage(sessions, workspace_id, used, maximum)
+    async def save_refresh(new: Credentials) -> None:
+        await asyncio.to_thread(store_tokens, new)
+
+    async def record_usage(org_id: str, used: int, maximum: int) -> None:
+        await asyncio.to_thread(record_api_usage, sessions, workspace_id, used, maximum)
         if on_usage is not None:
             on_usage(org_id, used, maximum)
 

@@ -40,6 +40,13 @@ async def salesforce_webhook(workspace_id: str, request: Request, db: Db,
     if workspace.salesforce_org_id and doc.org_id[:15] != workspace.salesforce_org_id[:15]:
         return JSONResponse({"detail": f"org_id {doc.org_id} is not this workspace's org"},
                             status_code=422)
-    # The database work runs off the event loop, so a slow write never stalls other requests.
-    result = await run_in_threadpool(apply_document, db, workspace, doc)
+    # The database work runs off the event loop, and commits in the same thread: a write
+    # lock held until the loop gets round to the session's teardown could wait on a loop
+    # that is itself waiting for that lock (SQLite).
+    def apply_and_commit() -> dict[str, int]:
+        applied = apply_document(db, workspace, doc)
+        db.commit()
+        return applied
+
+    result = await run_in_threadpool(apply_and_commit)
     return JSONResponse(result)
