@@ -4,6 +4,7 @@ nothing, pending recipients, and the FAQ's validation rule — on SQLite and Pos
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from tests.e2e.activity_env import Env, email_event, make_env
@@ -305,3 +306,31 @@ def test_faq_subject_rule_accepts_every_subject(tether: Tether) -> None:
     subjects = [t["Subject"] for t in _tasks(env)]
     assert len(subjects) == len(events)
     assert all(re.fullmatch(FAQ_SUBJECT_REGEX, s) and len(s) <= 255 for s in subjects)
+
+
+def test_a_contact_deleted_unseen_is_checked_reaudited_and_planned_again(tether: Tether
+                                                                         ) -> None:
+    """The mirror still has a Contact that Salesforce deleted (no real-time, no sync since):
+    the write is refused, a query confirms the Contact is gone, it leaves the mirror, Contact
+    is flagged for re-audit, and the event is planned again — pending, not errored."""
+    env = make_env(tether)
+    env.set_role(log_to_accounts=False)
+    gone = env.records["contact"]
+    env.act("DELETE", f"/records/Contact/{gone}")
+    (eid,) = env.post(email_event("g1", user=env.org["admin"]))
+    (item,) = env.wait([eid], statuses=("pending",), timeout=30)[eid]
+    deadline = time.monotonic() + 20
+    while item["reason"] != "no Lead or Contact with this email yet":
+        assert time.monotonic() < deadline, item
+        time.sleep(0.1)
+        (item,) = [i for i in env.log()["items"] if i["event_id"] == eid]
+    assert env.log(status="errored")["items"] == []
+    assert _tasks(env) == []
+    # The flag makes the next interval sync audit Contact; the recipient, back in Salesforce
+    # under a new record, then gets the activity.
+    fresh = env.create("Contact", LastName="Doe", Email="jane@globex.example")
+    env.sync("interval")
+    done = env.wait([eid], statuses=("synced",))[eid][0]
+    assert done["status"] == "synced", done
+    (task,) = _tasks(env)
+    assert task["WhoId"] == fresh and task["Subject"] == "Sent (New): Intro"

@@ -57,6 +57,9 @@ LEASE = dt.timedelta(minutes=2)
 CREATE_ONLY = frozenset({"TaskSubtype", "EventSubtype"})
 # Errors on a write that mean a record it points at (WhoId, WhatId) is gone.
 GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
+# States in which a worker holds a write under a lease: sending it, or checking whether a
+# record it points at is gone.  A lease that ends finds the worker dead: see _recover.
+HELD = ("sending", "checking")
 
 
 @dataclass
@@ -142,7 +145,7 @@ class Writer:
         now = utcnow()
         with self.sessions() as db:
             rows = db.execute(select(ActivityWrite.workspace_id, ActivityWrite.membership_id)
-                              .where(ActivityWrite.status == "sending",
+                              .where(ActivityWrite.status.in_(HELD),
                                      ActivityWrite.lease_until < now).distinct()).all()
         return [(ws, m) for ws, m in rows]
 
@@ -163,7 +166,6 @@ class Writer:
             await self._call_failed(workspace_id, membership_id, writes, exc, out)
         except Exception as exc:  # e.g. the connection is gone: record, never lose
             await asyncio.to_thread(self._release, workspace_id, writes, f"{exc}", out)
-        await asyncio.to_thread(self._refresh, workspace_id, out.keys)
         return out
 
     def _claim(self, workspace_id: str, membership_id: str) -> list[ActivityWrite]:
@@ -176,8 +178,13 @@ class Writer:
                 .order_by(ActivityWrite.priority, ActivityWrite.created_at).limit(BATCH))
             if db.get_bind().dialect.name == "postgresql":
                 keys = keys.with_for_update(skip_locked=True)
+            # Picked first, then updated by value: as a subquery of the UPDATE, PostgreSQL may
+            # run the LIMIT ... SKIP LOCKED select more than once and claim over 200.
+            picked = list(db.scalars(keys))
+            if not picked:
+                return []
             db.execute(update(ActivityWrite).where(
-                ActivityWrite.workspace_id == workspace_id, ActivityWrite.key.in_(keys),
+                ActivityWrite.workspace_id == workspace_id, ActivityWrite.key.in_(picked),
                 ActivityWrite.status == "queued").values(
                 status="sending", claim=token, lease_until=now + LEASE,
                 sent_version=ActivityWrite.version, attempts=ActivityWrite.attempts + 1,
@@ -310,14 +317,15 @@ class Writer:
                         _retry_later(row, now, self.backoff)
                         out.retried += 1
                     elif err.status_code in GONE_CODES and action != "delete":
+                        # Held (claim and lease kept) while a query checks: a check that
+                        # fails or a worker killed meanwhile ends in _recover, sent again.
                         gone.append(row)
-                        _settle(row, done=False, now=now)
-                        row.status = "checking"
+                        row.status, row.lease_until = "checking", now + LEASE
                     else:
                         _error(row, err.status_code, err.message, list(err.fields), now)
                         out.errored += 1
                 _log(row, entry)
-            db.commit()
+            _commit(db, workspace_id, group)
             db.expunge_all()
         return gone
 
@@ -347,8 +355,9 @@ class Writer:
             mirror.mark_deleted(db, workspace_id, [(i, stamp) for i in missing])
             for sobject in {kinds[i] for i in missing if i in kinds}:
                 flag_inconsistency(db, workspace_id, sobject)
+            current = _still_claimed(db, workspace_id, gone)
             for w in gone:
-                row = db.get(ActivityWrite, (workspace_id, w.key))
+                row = current.get(w.key)
                 if row is None or row.status != "checking":
                     continue
                 out.keys.add(row.key)
@@ -358,7 +367,7 @@ class Writer:
                     _error(row, code, str((w.log or [{}])[-1].get("message") or ""), [], now)
                     out.errored += 1
                     continue
-                row.status = "dropped"
+                row.status, row.claim, row.lease_until = "dropped", None, None
                 activity_ids = list(db.scalars(select(ActivityWriteRef.activity_id).where(
                     ActivityWriteRef.workspace_id == workspace_id,
                     ActivityWriteRef.key == row.key)))
@@ -370,7 +379,7 @@ class Writer:
                     activity.status = "pending"
                     activity.reason = "a record it pointed at is gone in Salesforce: planned again"
                     requeue_event(db, workspace_id, activity.event_id)
-            db.commit()
+            _commit(db, workspace_id, gone)
 
     def _hold_for_reconcile(self, workspace_id: str, group: Sequence[ActivityWrite],
                             exc: SalesforceError) -> None:
@@ -425,7 +434,7 @@ class Writer:
                 else:
                     _retry_later(row, now, self.backoff)
                     out.retried += 1
-            db.commit()
+            _commit(db, workspace_id, writes)
 
     def _fail(self, workspace_id: str, writes: Sequence[ActivityWrite], exc: SalesforceError,
               out: Outcome) -> None:
@@ -440,14 +449,7 @@ class Writer:
                 _error(row, exc.error_code or str(exc.status), exc.message, list(exc.fields),
                        now)
                 out.errored += 1
-            db.commit()
-
-    def _refresh(self, workspace_id: str, keys: set[str]) -> None:
-        if not keys:
-            return
-        with self.sessions() as db:
-            refresh_activities(db, workspace_id, keys)
-            db.commit()
+            _commit(db, workspace_id, writes)
 
     # -- recovering sends whose outcome is unknown -----------------------------------------
     async def _recover(self, workspace_id: str, membership_id: str) -> Outcome:
@@ -457,21 +459,21 @@ class Writer:
             rows = list(db.scalars(select(ActivityWrite).where(
                 ActivityWrite.workspace_id == workspace_id,
                 ActivityWrite.membership_id == membership_id,
-                ActivityWrite.status == "sending", ActivityWrite.lease_until < now)))
+                ActivityWrite.status.in_(HELD), ActivityWrite.lease_until < now)))
             db.expunge_all()
         if not rows:
             return out
         client = self._client(membership_id, reads=True)
         has_key = await self._has_key_field(client, workspace_id)
         # Creates without the key field may have landed: look before sending again.
-        doubtful = [w for w in rows if w.op == "upsert" and not w.sf_id and not has_key]
+        doubtful = [w for w in rows if w.status == "sending" and w.op == "upsert"
+                    and not w.sf_id and not has_key]
         found: dict[str, str] = {}
         for sobject in sorted({w.sobject for w in doubtful}):
             found.update(await self._find(client, sobject,
                                           [w for w in doubtful if w.sobject == sobject],
                                           False))
         await asyncio.to_thread(self._recovered, workspace_id, rows, found, out)
-        await asyncio.to_thread(self._refresh, workspace_id, out.keys)
         return out
 
     def _recovered(self, workspace_id: str, rows: Sequence[ActivityWrite],
@@ -481,7 +483,7 @@ class Writer:
             current = _still_claimed(db, workspace_id, rows)
             for w in rows:
                 row = current.get(w.key)
-                if row is None or row.status != "sending":
+                if row is None or row.status not in HELD:
                     continue
                 out.keys.add(row.key)
                 if w.key in found:
@@ -492,12 +494,13 @@ class Writer:
                     out.done += 1
                 else:
                     _log(row, {"at": now.isoformat(), "action": "reconcile",
-                               "result": "not found; sent again"})
+                               "result": "not found; sent again" if row.status == "sending"
+                               else "check of a missing record unfinished; sent again"})
                     row.status, row.claim, row.lease_until = "queued", None, None
                     row.sent_at = None
                     row.next_attempt_at = now
                     out.retried += 1
-            db.commit()
+            _commit(db, workspace_id, rows)
 
     # -- the org --------------------------------------------------------------------------
     async def _has_key_field(self, client: SalesforceClient, workspace_id: str) -> bool:
@@ -537,6 +540,13 @@ class Writer:
 
 
 RECONCILE_MARGIN = dt.timedelta(minutes=5)
+
+
+def _commit(db: Session, workspace_id: str, writes: Sequence[ActivityWrite]) -> None:
+    """Writes' new states and their activities' statuses commit together: a worker killed
+    in between must not leave an activity pending whose writes are all done."""
+    refresh_activities(db, workspace_id, {w.key for w in writes})
+    db.commit()
 
 
 def _footer_key(description: str) -> str | None:
