@@ -54,6 +54,11 @@ def validate(raw_events: Sequence[Any], *, single: bool) -> list[tuple[int, Even
             err = exc.errors()[0]
             raise Invalid(f"{_location(prefix, err['loc'])}: {err['msg']}",
                           _location(prefix, err["loc"])) from None
+        nul = _nul_at(raw)
+        if nul is not None:
+            where = _location(prefix, nul)
+            raise Invalid(f"{where}: contains a NUL character (\\u0000), which cannot be "
+                          "stored", where)
         found = problems(event)
         if found:
             name, what = found[0]
@@ -66,20 +71,37 @@ def validate(raw_events: Sequence[Any], *, single: bool) -> list[tuple[int, Even
     return parsed
 
 
-def _members(db: Session, workspace_id: str, emails: set[str]) -> dict[str, str]:
+def _nul_at(raw: Any, at: tuple[int | str, ...] = ()) -> tuple[int | str, ...] | None:
+    """Where the first string (value or key) holding a NUL character is, if any."""
+    if isinstance(raw, str):
+        return at if "\x00" in raw else None
+    if isinstance(raw, Mapping):
+        for k, v in raw.items():
+            if "\x00" in str(k):
+                return (*at, str(k))
+            found = _nul_at(v, (*at, str(k)))
+            if found is not None:
+                return found
+    elif isinstance(raw, list):
+        for i, v in enumerate(raw):
+            found = _nul_at(v, (*at, i))
+            if found is not None:
+                return found
+    return None
+
+
+def members(db: Session, workspace_id: str) -> dict[str, str]:
+    """The workspace's members: normalized email -> membership id."""
     rows = db.execute(select(User.email, Membership.id).join(
         Membership, Membership.user_id == User.id).where(
         Membership.workspace_id == workspace_id))
-    return {normalize_email(email): mid for email, mid in rows
-            if normalize_email(email) in emails}
+    return {normalize_email(email): mid for email, mid in rows}
 
 
-def ingest(db: Session, actor: Actor, parsed: Sequence[tuple[int, Event, Any]],
-           *, single: bool) -> list[str]:
-    """Store the events (those already stored are left as they are); answers their ids.
-    A member's key posts its own events only; an admin's, any member's."""
-    users = {normalize_email(e.user) for _, e, _ in parsed}
-    members = _members(db, actor.workspace_id, users)
+def rows_for(actor: Actor, parsed: Sequence[tuple[int, Event, Any]], members: dict[str, str],
+             *, single: bool) -> list[dict[str, Any]]:
+    """The event rows to store, after checking who they are for: a member's key posts its
+    own events only; an admin's, any member's.  Raises before anything is stored."""
     rows: list[dict[str, Any]] = []
     now = utcnow()
     base = time.time_ns() // 1000 * 1000
@@ -95,11 +117,17 @@ def ingest(db: Session, actor: Actor, parsed: Sequence[tuple[int, Event, Any]],
                      "membership_id": members[user], "type": event.type.value,
                      "occurred_at": event.occurred_at, "received_at": now,
                      "payload": _payload(raw), "state": "new"})
+    return rows
+
+
+def store(db: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """One INSERT; events already stored (same workspace and id) are left as they are."""
+    if not rows:
+        return
     dialect = db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     db.execute(insert(EventRow).on_conflict_do_nothing(
-        index_elements=[EventRow.workspace_id, EventRow.id]), rows)
-    return [event.id for _, event, _ in parsed]
+        index_elements=[EventRow.workspace_id, EventRow.id]), list(rows))
 
 
 def _payload(raw: Any) -> dict[str, Any]:

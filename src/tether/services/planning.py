@@ -28,6 +28,7 @@ from tether.store.models import (
     User,
     Workspace,
     as_utc,
+    new_id,
     utcnow,
 )
 from tether.sync import mirror_view
@@ -118,6 +119,9 @@ def replan_pending(db: Session, limit: int = 500) -> int:
 
 def _plan_batch(db: Session, workspace_id: str,
                 items: Sequence[tuple[EventRow, ActivityRow | None]]) -> None:
+    """Everything is read first and planned in memory; the rows are then written in one
+    flush, so that on SQLite the write lock is held for the writing only, not the reading
+    (ingest waits for that lock)."""
     ws = _workspace(db, workspace_id)
     if ws is None:
         return
@@ -126,7 +130,8 @@ def _plan_batch(db: Session, workspace_id: str,
     view = mirror_view.build(db, workspace_id, [e for e in emails if e])
     logged = _already_logged(db, workspace_id, [e for _, e, _ in parsed])
     window = dt.timedelta(hours=ws.row.pending_window_hours)
-    touched: list[str] = []  # the writes planned or deleted: their activities' status
+    planned: list[tuple[EventRow, Event, ActivityRow | None, str | None,
+                        list[planner.ActivityPlan]]] = []
     for row, event, only in parsed:
         user, role_id = _user(db, ws, row.membership_id)
         expired = only is not None and only.pending_until is not None and \
@@ -135,16 +140,20 @@ def _plan_batch(db: Session, workspace_id: str,
                                                pending_expired=expired, pending_window=window))
         if only is not None:
             plans = [p for p in plans if (p.recipient or "") == only.recipient]
-        saved = []
         for p in plans:
-            saved.append(_save(db, row, event, role_id, p, window))
-            touched += [w.key for w in p.writes]
             if p.status == "queued" and event.type in TRACKING and event.message is not None:
                 logged.add((event.type.value, event.message.id, p.recipient or ""))
-        if only is None:
-            deleted = _drop_stale_group_writes(db, workspace_id, plans)
-            _link_deletions(db, workspace_id, plans, saved, deleted)
-            touched += deleted
+        planned.append((row, event, only, role_id, plans))
+    batch = _Batch.load(db, workspace_id, planned)
+    touched: list[str] = []  # the writes planned or deleted: their activities' status
+    with db.no_autoflush:
+        for row, event, only, role_id, plans in planned:
+            saved = [batch.save(row, event, role_id, p, window) for p in plans]
+            touched += [w.key for p in plans for w in p.writes]
+            if only is None:
+                deleted = batch.drop_stale_group_writes(plans)
+                batch.link_deletions(plans, saved, deleted)
+                touched += deleted
     db.flush()
     refresh_activities(db, workspace_id, touched)
 
@@ -162,103 +171,154 @@ def _already_logged(db: Session, workspace_id: str,
     return {(t, m or "", r) for t, m, r in rows}
 
 
-def _save(db: Session, row: EventRow, event: Event, role_id: str | None,
-          p: planner.ActivityPlan, window: dt.timedelta) -> ActivityRow:
-    recipient = p.recipient or ""
-    activity = db.scalar(select(ActivityRow).where(
-        ActivityRow.workspace_id == row.workspace_id, ActivityRow.event_id == row.id,
-        ActivityRow.recipient == recipient))
-    now = utcnow()
-    if activity is None:
-        activity = ActivityRow(workspace_id=row.workspace_id, event_id=row.id,
-                               membership_id=row.membership_id, recipient=recipient,
-                               type=event.type.value, occurred_at=event.occurred_at,
-                               message_id=event.message.id if event.message else None,
-                               created_at=now, salesforce_ids=[], attempts=0,
-                               status="pending", reason=QUEUED_REASON)
-        db.add(activity)
-    activity.role_id, activity.group_key, activity.priority = role_id, p.group, p.priority
-    activity.match, activity.updated_at = p.match, now
-    activity.error_code = activity.error_message = None
-    if p.status == "pending":
-        activity.status, activity.reason = "pending", p.reason
-        if activity.pending_until is None:
-            activity.pending_until = now + window
+@dataclass
+class _Batch:
+    """What a batch's plans touch, read in a few queries before anything is written, and
+    kept up to date in memory as the batch adds rows (a later event of the same batch sees
+    an earlier one's activity and writes)."""
+
+    db: Session
+    workspace_id: str
+    activities: dict[tuple[str, str], ActivityRow]  # (event id, recipient)
+    writes: dict[str, ActivityWrite]  # by key
+    by_group: dict[str, list[ActivityWrite]]  # upserts by group
+    refs: set[tuple[str, str]]  # (activity id, key)
+
+    @classmethod
+    def load(cls, db: Session, workspace_id: str,
+             planned: Sequence[tuple[EventRow, Event, ActivityRow | None, str | None,
+                                     list[planner.ActivityPlan]]]) -> _Batch:
+        event_ids = sorted({row.id for row, *_ in planned})
+        keys = sorted({w.key for *_, plans in planned for p in plans for w in p.writes})
+        groups = sorted({p.group for *_, plans in planned for p in plans if p.group})
+        activities: dict[tuple[str, str], ActivityRow] = {}
+        for chunk in _chunks(event_ids):
+            for a in db.scalars(select(ActivityRow).where(
+                    ActivityRow.workspace_id == workspace_id, ActivityRow.event_id.in_(chunk))):
+                activities[(a.event_id, a.recipient)] = a
+        writes: dict[str, ActivityWrite] = {}
+        for chunk in _chunks(keys):
+            for w in db.scalars(select(ActivityWrite).where(
+                    ActivityWrite.workspace_id == workspace_id, ActivityWrite.key.in_(chunk))):
+                writes[w.key] = w
+        for chunk in _chunks(groups):
+            for w in db.scalars(select(ActivityWrite).where(
+                    ActivityWrite.workspace_id == workspace_id,
+                    ActivityWrite.group_key.in_(chunk))):
+                writes.setdefault(w.key, w)
+        by_group: dict[str, list[ActivityWrite]] = defaultdict(list)
+        for w in writes.values():
+            if w.group_key:
+                by_group[w.group_key].append(w)
+        refs: set[tuple[str, str]] = set()
+        activity_ids = sorted(a.id for a in activities.values())
+        for chunk in _chunks(activity_ids):
+            refs.update((a, k) for a, k in db.execute(
+                select(ActivityWriteRef.activity_id, ActivityWriteRef.key)
+                .where(ActivityWriteRef.activity_id.in_(chunk))))
+        return cls(db, workspace_id, activities, writes, by_group, refs)
+
+    def save(self, row: EventRow, event: Event, role_id: str | None, p: planner.ActivityPlan,
+             window: dt.timedelta) -> ActivityRow:
+        recipient = p.recipient or ""
+        activity = self.activities.get((row.id, recipient))
+        now = utcnow()
+        if activity is None:
+            activity = ActivityRow(id=new_id(), workspace_id=row.workspace_id,
+                                   event_id=row.id, membership_id=row.membership_id,
+                                   recipient=recipient, type=event.type.value,
+                                   occurred_at=event.occurred_at,
+                                   message_id=event.message.id if event.message else None,
+                                   created_at=now, salesforce_ids=[], attempts=0,
+                                   status="pending", reason=QUEUED_REASON)
+            self.db.add(activity)
+            self.activities[(row.id, recipient)] = activity
+        activity.role_id, activity.group_key, activity.priority = role_id, p.group, p.priority
+        activity.match, activity.updated_at = p.match, now
+        activity.error_code = activity.error_message = None
+        if p.status == "pending":
+            activity.status, activity.reason = "pending", p.reason
+            if activity.pending_until is None:
+                activity.pending_until = now + window
+            return activity
+        activity.pending_until = None
+        if p.status == "ignored":
+            activity.status, activity.reason = "ignored", p.reason
+            return activity
+        for w in p.writes:
+            self._merge_write(row, recipient, p, w)
+            self._link(activity, w.key)
+        activity.status, activity.reason = "pending", QUEUED_REASON
+        activity.match = {**(p.match or {}), "plan": p.reason}
         return activity
-    activity.pending_until = None
-    if p.status == "ignored":
-        activity.status, activity.reason = "ignored", p.reason
-        return activity
-    db.flush()
-    for w in p.writes:
-        _merge_write(db, row, recipient, p, w)
-        if db.get(ActivityWriteRef, (activity.id, w.key)) is None:
-            db.add(ActivityWriteRef(activity_id=activity.id, workspace_id=row.workspace_id,
-                                    key=w.key))
-    activity.status, activity.reason = "pending", QUEUED_REASON
-    activity.match = {**(p.match or {}), "plan": p.reason}
-    return activity
 
+    def _link(self, activity: ActivityRow, key: str) -> None:
+        if (activity.id, key) not in self.refs:
+            self.db.add(ActivityWriteRef(activity_id=activity.id,
+                                         workspace_id=self.workspace_id, key=key))
+            self.refs.add((activity.id, key))
 
-def _link_deletions(db: Session, workspace_id: str, plans: Sequence[planner.ActivityPlan],
-                    saved: Sequence[ActivityRow], deleted: Sequence[str]) -> None:
-    """A plan with nothing to write but deletions (a cancelled meeting) is synced once the
-    deletions are done."""
-    for p, activity in zip(plans, saved, strict=True):
-        if p.status != "queued" or p.writes:
-            continue
-        for key in deleted:
-            if db.get(ActivityWriteRef, (activity.id, key)) is None:
-                db.add(ActivityWriteRef(activity_id=activity.id, workspace_id=workspace_id,
-                                        key=key))
-        if not deleted:
-            activity.status, activity.reason = "synced", p.reason
-
-
-def _merge_write(db: Session, row: EventRow, recipient: str, p: planner.ActivityPlan,
-                 w: planner.PlannedWrite) -> None:
-    write = db.get(ActivityWrite, (row.workspace_id, w.key))
-    now = utcnow()
-    if write is None:
-        db.add(ActivityWrite(workspace_id=row.workspace_id, key=w.key,
-                             membership_id=row.membership_id, sobject=w.sobject, op="upsert",
-                             fields=w.fields, recipient=recipient, group_key=p.group,
-                             priority=p.priority, status="queued", version=1, sent_version=0,
-                             attempts=0, next_attempt_at=now, log=[], created_at=now,
-                             updated_at=now))
-        return
-    if write.op == "upsert" and write.fields == w.fields and write.status in (
-            "queued", "sending", "done"):
-        return  # planned again, unchanged (a replay, or a re-plan): nothing to send
-    write.fields, write.op, write.version = w.fields, "upsert", write.version + 1
-    write.priority, write.updated_at = min(write.priority, p.priority), now
-    write.error_code = write.error_message = None
-    write.error_fields = None
-    if write.status != "sending":
-        write.status, write.next_attempt_at, write.attempts = "queued", now, 0
-
-
-def _drop_stale_group_writes(db: Session, workspace_id: str,
-                             plans: Sequence[planner.ActivityPlan]) -> list[str]:
-    """A meeting updated or cancelled, a task's related records changed: the group's writes
-    this plan no longer has are deleted in Salesforce (recipients still pending keep theirs)."""
-    groups = {p.group for p in plans if p.group}
-    if not groups:
-        return []
-    keep = {w.key for p in plans for w in p.writes}
-    waiting = {p.recipient or "" for p in plans if p.status == "pending"}
-    now = utcnow()
-    deleted: list[str] = []
-    for write in db.scalars(select(ActivityWrite).where(
-            ActivityWrite.workspace_id == workspace_id, ActivityWrite.group_key.in_(groups),
-            ActivityWrite.op == "upsert")):
-        if write.key in keep or write.recipient in waiting:
-            continue
-        write.op, write.version, write.updated_at = "delete", write.version + 1, now
-        deleted.append(write.key)
+    def _merge_write(self, row: EventRow, recipient: str, p: planner.ActivityPlan,
+                     w: planner.PlannedWrite) -> None:
+        write = self.writes.get(w.key)
+        now = utcnow()
+        if write is None:
+            write = ActivityWrite(
+                workspace_id=row.workspace_id, key=w.key, membership_id=row.membership_id,
+                sobject=w.sobject, op="upsert", fields=w.fields, recipient=recipient,
+                group_key=p.group, priority=p.priority, status="queued", version=1,
+                sent_version=0, attempts=0, next_attempt_at=now, log=[], created_at=now,
+                updated_at=now)
+            self.db.add(write)
+            self.writes[w.key] = write
+            if p.group:
+                self.by_group[p.group].append(write)
+            return
+        if write.op == "upsert" and write.fields == w.fields and write.status in (
+                "queued", "sending", "done"):
+            return  # planned again, unchanged (a replay, or a re-plan): nothing to send
+        write.fields, write.op, write.version = w.fields, "upsert", write.version + 1
+        write.priority, write.updated_at = min(write.priority, p.priority), now
+        write.error_code = write.error_message = None
+        write.error_fields = None
         if write.status != "sending":
             write.status, write.next_attempt_at, write.attempts = "queued", now, 0
-    return deleted
+
+    def drop_stale_group_writes(self, plans: Sequence[planner.ActivityPlan]) -> list[str]:
+        """A meeting updated or cancelled, a task's related records changed: the group's
+        writes this plan no longer has are deleted in Salesforce (recipients still pending
+        keep theirs)."""
+        groups = {p.group for p in plans if p.group}
+        keep = {w.key for p in plans for w in p.writes}
+        waiting = {p.recipient or "" for p in plans if p.status == "pending"}
+        now = utcnow()
+        deleted: list[str] = []
+        for group in sorted(groups):
+            for write in self.by_group.get(group, []):
+                if write.op != "upsert" or write.key in keep or write.recipient in waiting:
+                    continue
+                write.op, write.version, write.updated_at = "delete", write.version + 1, now
+                deleted.append(write.key)
+                if write.status != "sending":
+                    write.status, write.next_attempt_at, write.attempts = "queued", now, 0
+        return deleted
+
+    def link_deletions(self, plans: Sequence[planner.ActivityPlan],
+                       saved: Sequence[ActivityRow], deleted: Sequence[str]) -> None:
+        """A plan with nothing to write but deletions (a cancelled meeting) is synced once
+        the deletions are done."""
+        for p, activity in zip(plans, saved, strict=True):
+            if p.status != "queued" or p.writes:
+                continue
+            for key in deleted:
+                self._link(activity, key)
+            if not deleted:
+                activity.status, activity.reason = "synced", p.reason
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def refresh_activities(db: Session, workspace_id: str, keys: Iterable[str]) -> None:

@@ -14,6 +14,10 @@ def make_engine(url: str, **kw: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Connections are kept, not opened per request: a new one runs the pragmas below and
+        # parses the schema on its first query (the web threadpool has up to 40 threads).
+        kw.setdefault("pool_size", 40)
+        kw.setdefault("max_overflow", 10)
         engine = create_engine(url, connect_args={"timeout": 30}, **kw)
 
         @event.listens_for(engine, "connect")

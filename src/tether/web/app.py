@@ -18,6 +18,7 @@ from tether.store.db import make_engine, session_factory
 from tether.web import oauth_callback, webhooks
 from tether.web.api import activity, salesforce, workspace
 from tether.web.deps import AppState
+from tether.web.event_sink import EventSink
 from tether.worker import build_worker
 
 
@@ -27,7 +28,8 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     engine = make_engine(settings.effective_database_url)
     sessions = session_factory(engine)
     vault = Vault(settings.effective_secret_key())
-    state = AppState(settings=settings, sessions=sessions, vault=vault)
+    state = AppState(settings=settings, sessions=sessions, vault=vault,
+                     event_sink=EventSink(sessions))
     worker = build_worker(sessions, vault, settings)
 
     @contextlib.asynccontextmanager
@@ -43,6 +45,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await asyncio.to_thread(state.event_sink.close)
             engine.dispose()
 
     app = FastAPI(title="Tether", version="1", lifespan=lifespan)

@@ -14,6 +14,7 @@ from tether.config import Settings
 from tether.security import Vault
 from tether.services.errors import Unauthorized
 from tether.services.workspaces import Actor, authenticate_api_key
+from tether.web.event_sink import EventSink
 
 
 @dataclass
@@ -21,6 +22,7 @@ class AppState:
     settings: Settings
     sessions: sessionmaker[Session]
     vault: Vault
+    event_sink: EventSink  # POST /api/v1/events' group commit
     wake: Callable[[], None] | None = None  # nudges the embedded worker
     wake_activity: Callable[[], None] | None = None  # nudges the activity pipeline
 
@@ -44,13 +46,18 @@ def actor(app: Annotated[AppState, Depends(state)],
           authorization: Annotated[str | None, Header()] = None) -> Actor:
     """The caller, in a short transaction of its own: the request's session (and, on SQLite,
     its write lock) must not be held through a long request just for last_used_at."""
+    key = bearer_key(authorization)
+    with app.sessions() as db:
+        found = authenticate_api_key(db, key)
+        db.commit()
+    return found
+
+
+def bearer_key(authorization: str | None) -> str:
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send Authorization: Bearer <API key>")
-    with app.sessions() as db:
-        found = authenticate_api_key(db, key.strip())
-        db.commit()
-    return found
+    return key.strip()
 
 
 Db = Annotated[Session, Depends(db_session)]

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from tether.services import activity_log, events
+from tether.services import activity_log
 from tether.services.errors import Invalid
 from tether.sync import push, quota
-from tether.web.deps import AppState, Db, Me, State
+from tether.web.deps import AppState, Db, Me, State, bearer_key
 
 router = APIRouter(prefix="/api/v1")
 MAX_BODY = 16 * 1024 * 1024
 
 
 @router.post("/events", status_code=202)
-async def post_events(request: Request, db: Db, actor: Me, app: State) -> JSONResponse:
-    """One event or ``{"events": [...]}`` (≤ 1,000): stored (idempotently) before 202."""
+async def post_events(request: Request, app: State,
+                      authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+    """One event or ``{"events": [...]}`` (≤ 1,000): stored (idempotently) before 202.
+    The key is checked and the events stored by the app's event sink (group commit)."""
+    key = bearer_key(authorization)
     body = await request.body()
     if len(body) > MAX_BODY:
         raise Invalid("request body too large (16 MB at most)", "events")
@@ -33,14 +35,7 @@ async def post_events(request: Request, db: Db, actor: Me, app: State) -> JSONRe
     raw = [data] if single else data["events"]
     if not isinstance(raw, list):
         raise Invalid("events must be a list", "events")
-
-    def store() -> list[str]:
-        parsed = events.validate(raw, single=single)
-        accepted = events.ingest(db, actor, parsed, single=single)
-        db.commit()  # durable before the answer
-        return accepted
-
-    accepted = await run_in_threadpool(store)
+    accepted = await app.event_sink.submit(key, raw, single=single)
     _wake(app)
     return JSONResponse({"accepted": accepted}, status_code=202)
 
