@@ -4,6 +4,7 @@ in sfemu at a steady 200 events/s — one run, one sfemu, `tether serve --no-wor
 `tether worker` (the split layout) over real HTTP, on SQLite.
 
     uv run python bench/activity_bench.py [--events 5000] [--rate 200] [--seconds 10]
+                                          [--embedded]
 
 Targets (issue: Activity sync): <= 6 API calls per 1,000 logged activities; ingest >= 1,000
 events/s single and >= 10,000 events/s batched; p99 ingest-to-readable <= 3 s at 200 events/s.
@@ -99,6 +100,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--embedded", action="store_true",
+                        help="one `tether serve` with its worker inside (the default layout)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="activity-bench-"))
     sf_proc, sf = launch.start("--port", "0", "--db", str(tmp / "sfemu.db"))
@@ -141,10 +144,13 @@ def main() -> None:
         # The split layout (web server and worker in their own processes), so that the
         # ingest figures are the web server's and planning does not share its interpreter.
         tether_proc = subprocess.Popen(
-            [sys.executable, "-m", "tether", "serve", "--port", "0", "--no-worker"], env=env,
+            [sys.executable, "-m", "tether", "serve", "--port", "0",
+             "--worker" if args.embedded else "--no-worker"], env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        worker_proc = subprocess.Popen([sys.executable, "-m", "tether", "worker"], env=env,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        if not args.embedded:
+            worker_proc = subprocess.Popen([sys.executable, "-m", "tether", "worker"],
+                                           env=env, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.STDOUT)
         assert tether_proc.stdout is not None
         line = ""
         while "listening on" not in line:
