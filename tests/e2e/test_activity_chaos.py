@@ -164,9 +164,12 @@ def test_exactly_once_under_faults_and_kills(split_tether: Tether, tmp_path: Pat
     assert sum(meetings.values()) == EVENTS // 5
     assert sum(tasks.values()) + sum(meetings.values()) == counts["synced"]
     # The faults really bit: writes were retried, and every retry is in the writes' logs.
-    outcomes = _write_log_outcomes(str(tether.settings.database_url))
+    entries = _write_log(str(tether.settings.database_url))
+    outcomes = Counter(str(e.get("result")) for e in entries)
     assert outcomes["retry"] > 0, outcomes
-    why = _why(str(tether.settings.database_url))
+    # Retries and refusals by Salesforce's code.
+    why = Counter(str(e.get("code") or e.get("message")).partition(":")[0] for e in entries
+                  if e.get("result") in ("retry", "error", "unknown"))
     print(f"write log outcomes ({'with' if key_field else 'without'} the key field):",
           dict(outcomes), "why retried or refused:", dict(why))
     # Only the injected faults (and an upsert that found its record created by an earlier
@@ -193,24 +196,12 @@ def _unsettled(url: str) -> dict[str, Any]:
         engine.dispose()
 
 
-def _why(url: str) -> Counter[str]:
-    """Retries and refusals in the writes' logs, by Salesforce's code."""
+def _write_log(url: str) -> list[dict[str, Any]]:
+    """Every attempt recorded on every write."""
     engine = make_engine(url)
     try:
         with session_factory(engine)() as db:
-            return Counter(str(entry.get("code") or entry.get("message")).partition(":")[0]
-                           for log in db.scalars(select(ActivityWrite.log))
-                           for entry in (log or [])
-                           if entry.get("result") in ("retry", "error", "unknown"))
-    finally:
-        engine.dispose()
-
-
-def _write_log_outcomes(url: str) -> Counter[str]:
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as db:
-            return Counter(str(entry.get("result")) for log in db.scalars(
-                select(ActivityWrite.log)) for entry in (log or []))
+            return [entry for log in db.scalars(select(ActivityWrite.log))
+                    for entry in (log or [])]
     finally:
         engine.dispose()
