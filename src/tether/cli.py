@@ -20,7 +20,9 @@ from tether.config import Settings
 from tether.jobs.queue import EmbeddedQueue, finish
 from tether.net import listen
 from tether.security import Vault
+from tether.services import accounts
 from tether.services import sync as sync_service
+from tether.services.errors import ServiceError
 from tether.store.db import make_engine, session_factory
 from tether.store.migrate import upgrade
 from tether.store.models import Workspace
@@ -46,11 +48,28 @@ def migrate() -> None:
 @app.command()
 def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option()] = None,
           worker: Annotated[bool, typer.Option(help="Run the job worker in this process "
-                                                     "(the embedded default)")] = True) -> None:
+                                                     "(the embedded default)")] = True,
+          admin_email: Annotated[str | None, typer.Option(
+              help="On a new install: the first admin's email (or TETHER_ADMIN_EMAIL)")] = None,
+          admin_password: Annotated[str | None, typer.Option(
+              help="On a new install: the first admin's password (or TETHER_ADMIN_PASSWORD)"
+          )] = None) -> None:
     """Tether's web server (and, by default, its worker), configured by TETHER_* variables."""
     from tether.web.app import create_app
     settings = _settings(port=port)
     upgrade(settings.effective_database_url)
+    password = admin_password or (settings.admin_password.get_secret_value()
+                                  if settings.admin_password else None)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with session_factory(engine)() as db:
+            console.print(accounts.ensure_first_admin(db, admin_email or settings.admin_email,
+                                                      password))
+            db.commit()
+    except ServiceError as exc:
+        raise typer.BadParameter(exc.message) from None
+    finally:
+        engine.dispose()
     sock = listen(host, settings.port)
     console.print(f"Tether listening on http://{host}:{sock.getsockname()[1]}")
     uvicorn.Server(uvicorn.Config(create_app(settings, embedded_worker=worker),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,6 +43,9 @@ class Settings(BaseSettings):
                                               "between two tries of a write that failed")
     quota_probe_seconds: float = Field(default=60.0, gt=0, description="How often paused "
                                        "writes ask Salesforce whether they may resume")
+    admin_email: str | None = Field(default=None, description="With admin_password: the first "
+                                    "admin `tether serve` creates on a new install")
+    admin_password: SecretStr | None = None
     port: int = 8000
     emulator_port: int = 8765
 

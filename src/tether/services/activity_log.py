@@ -49,6 +49,20 @@ class Filters:
         return self
 
 
+def filters_from(db: Session, actor: Actor, status: str | None, type: str | None,
+                 user: str | None, role: str | None, since: dt.datetime | None,
+                 until: dt.datetime | None) -> Filters:
+    """Filters from a request's parameters (empty means none; naive datetimes are UTC)."""
+    return Filters(status or None, type or None, member_id_for(db, actor, user), role or None,
+                   _utc(since), _utc(until))
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
 def scoped(db: Session, actor: Actor, filters: Filters) -> Filters:
     """Members see their own activity; admins anyone's (a member asking for another's: 403
     would leak who exists, so the filter is simply replaced by their own)."""
@@ -229,3 +243,15 @@ def csv_lines(sessions: sessionmaker[Session], actor: Actor, scoped_filters: Fil
                 return
             last = (rows[-1].created_at, rows[-1].id)
             db.expunge_all()
+
+
+def role_summary(db: Session, actor: Actor, role_id: str, days: int = 7) -> dict[str, int]:
+    """How a role's activity fared over the last ``days``: counts by status."""
+    actor.require_admin()
+    since = utcnow() - dt.timedelta(days=days)
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({s: int(n) for s, n in db.execute(
+        select(ActivityRow.status, func.count()).where(
+            ActivityRow.workspace_id == actor.workspace_id, ActivityRow.role_id == role_id,
+            ActivityRow.created_at >= since).group_by(ActivityRow.status))})
+    return counts

@@ -96,8 +96,11 @@ async def access_problem(client: SalesforceClient) -> str | None:
 
 
 async def finish_connect(sessions: sessionmaker[Session], vault: Vault, settings: Settings,
-                         state: str, code: str) -> dict[str, Any]:
-    """The callback: check the state, exchange the code, check the org and user, save."""
+                         state: str, code: str, signed_in: str | None = None
+                         ) -> dict[str, Any]:
+    """The callback: check the state, exchange the code, check the org and user, save.
+    ``signed_in`` is the membership the browser's dashboard session signs in, if any: a
+    login started by someone else is refused (the state is bound to who started it)."""
     with sessions() as db:
         attempt = db.get(OAuthAttempt, hash_secret(state or ""))
         if attempt is None:
@@ -107,6 +110,10 @@ async def finish_connect(sessions: sessionmaker[Session], vault: Vault, settings
         db.commit()
         if utcnow() - as_utc(attempt.created_at) > ATTEMPT_TTL:
             raise Invalid("This sign-in took too long. Start the connection again.", "state")
+        if signed_in is not None and signed_in != attempt.membership_id:
+            raise Invalid("This Salesforce sign-in was started by another Tether user, not "
+                          "the one signed in to this browser. Start the connection again "
+                          "from your Integrations page.", "state")
         actor = actor_for_membership(db, attempt.membership_id)
         workspace = db.get(Workspace, actor.workspace_id)
         assert workspace is not None
@@ -271,3 +278,22 @@ def sync_user_client(sessions: sessionmaker[Session], vault: Vault, settings: Se
         member = workspace.sync_user_membership_id
     return client_for(sessions, vault, settings, member, **kw)
 
+
+
+def set_sync_user(db: Session, actor: Actor, membership_id: str) -> dict[str, str]:
+    """The Sync User's connection is used for bulk reads (audit, interval, deletions); it must
+    be a member of this workspace with a working connection."""
+    actor.require_admin()
+    member = actor_for_membership(db, membership_id)
+    if member.workspace_id != actor.workspace_id:
+        raise Invalid("no such member", "membership_id")
+    row = db.scalar(select(SalesforceConnection).where(
+        SalesforceConnection.membership_id == membership_id,
+        SalesforceConnection.workspace_id == actor.workspace_id))
+    if row is None or row.status != "connected":
+        raise Invalid(f"{member.email} has no working Salesforce connection; they connect "
+                      "first", "membership_id")
+    workspace = db.get(Workspace, actor.workspace_id)
+    assert workspace is not None
+    workspace.sync_user_membership_id = membership_id
+    return {"membership_id": membership_id, "salesforce_username": row.salesforce_username}

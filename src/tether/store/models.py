@@ -385,3 +385,14 @@ class ActivityWriteRef(Base):
                                              primary_key=True)
     workspace_id: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
+class WebSession(Base):
+    """A dashboard sign-in: the cookie holds a random token, this table only its hash."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_membership", "membership_id"),)
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    membership_id: Mapped[str] = mapped_column(ForeignKey("membership.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from tether.config import Settings
@@ -15,7 +17,7 @@ from tether.salesforce.errors import SalesforceError
 from tether.security import Vault
 from tether.services.errors import ServiceError
 from tether.store.db import make_engine, session_factory
-from tether.web import oauth_callback, webhooks
+from tether.web import oauth_callback, ui, webhooks
 from tether.web.api import activity, salesforce, workspace
 from tether.web.deps import AppState
 from tether.web.event_sink import EventSink
@@ -58,17 +60,19 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
                              "salesforce_error": exc.error_code}, status_code=502)
 
     @app.exception_handler(ServiceError)
-    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+    async def service_error(request: Request, exc: ServiceError) -> Response:
+        if ui.is_page(request):  # the dashboard answers in HTML, with the same status
+            return ui.error_page(request, exc)
         return JSONResponse({"detail": exc.message, "code": exc.code, "field": exc.field},
                             status_code=exc.status)
 
-    @app.get("/", response_class=HTMLResponse)
-    def home() -> str:
-        return ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Tether</title>"
-                "</head><body><main><h1>Tether</h1><p>Tether is running. The JSON API is "
-                "under <code>/api/v1/</code> (Authorization: Bearer &lt;API key&gt;); the "
-                "Salesforce webhook is <code>/webhooks/salesforce/&lt;workspace id&gt;</code>; "
-                "health is <a href=/healthz>/healthz</a>.</p></main></body></html>")
+    @app.exception_handler(ui.SignInRequired)
+    async def sign_in_required(request: Request, exc: ui.SignInRequired) -> Response:
+        return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+    @app.get("/")
+    def home() -> RedirectResponse:
+        return RedirectResponse("/app", status_code=303)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -76,6 +80,9 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ok"}
 
+    app.mount("/static", StaticFiles(directory=ui.HERE / "static"), name="static")
+    for router in ui.ROUTERS:
+        app.include_router(router)
     app.include_router(workspace.router)
     app.include_router(activity.router)
     app.include_router(salesforce.router)

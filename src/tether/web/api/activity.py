@@ -46,20 +46,6 @@ def _wake(app: AppState) -> None:
         app.wake_activity()
 
 
-def _filters(db: Db, actor: Me, status: str | None, type: str | None, user: str | None,
-             role: str | None, since: dt.datetime | None,
-             until: dt.datetime | None) -> activity_log.Filters:
-    return activity_log.Filters(status or None, type or None,
-                                activity_log.member_id_for(db, actor, user), role or None,
-                                _utc(since), _utc(until))
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 @router.get("/activity-log")
 def activity_log_page(db: Db, actor: Me, status: str | None = None, type: str | None = None,
                       user: str | None = None, role: str | None = None,
@@ -68,7 +54,7 @@ def activity_log_page(db: Db, actor: Me, status: str | None = None, type: str | 
                       ) -> dict[str, Any]:
     """Newest first; ``user`` (member id or email) and ``role`` for admins; a member sees
     their own.  ``next_cursor`` pages on."""
-    filters = _filters(db, actor, status, type, user, role, since, until)
+    filters = activity_log.filters_from(db, actor, status, type, user, role, since, until)
     return activity_log.page(db, actor, filters, limit=limit, cursor=cursor)
 
 
@@ -77,8 +63,8 @@ def activity_log_csv(db: Db, actor: Me, app: State, status: str | None = None,
                      type: str | None = None, user: str | None = None,
                      role: str | None = None, since: dt.datetime | None = None,
                      until: dt.datetime | None = None) -> StreamingResponse:
-    filters = activity_log.scoped(db, actor, _filters(db, actor, status, type, user, role,
-                                                      since, until))
+    filters = activity_log.scoped(db, actor, activity_log.filters_from(
+        db, actor, status, type, user, role, since, until))
     return StreamingResponse(
         activity_log.csv_lines(app.sessions, actor, filters), media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="activity-log.csv"'})
@@ -101,8 +87,8 @@ def retry_one(activity_id: str, db: Db, actor: Me, app: State) -> dict[str, Any]
 def retry_all(db: Db, actor: Me, app: State, type: str | None = None, user: str | None = None,
               role: str | None = None) -> dict[str, Any]:
     """Every errored activity (matching the filters) queued again."""
-    count = activity_log.retry(db, actor, _filters(db, actor, None, type, user, role, None,
-                                                   None))
+    count = activity_log.retry(db, actor, activity_log.filters_from(
+        db, actor, None, type, user, role, None, None))
     db.commit()
     _wake(app)
     return {"retried": count}

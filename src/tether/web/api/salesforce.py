@@ -13,7 +13,7 @@ from tether.services import connection, custom_objects
 from tether.services import sync as sync_service
 from tether.services import workspaces as ws
 from tether.services.errors import Invalid, NotFound
-from tether.store.models import FieldMetadata, SalesforceConnection, utcnow
+from tether.store.models import FieldMetadata, utcnow
 from tether.sync import mirror
 from tether.sync.runs import recent_runs, run_json
 from tether.web.deps import Db, Me, State
@@ -55,19 +55,7 @@ def revoke_realtime_token(db: Db, actor: Me) -> None:
 @router.put("/sync-user")
 def set_sync_user(body: SyncUserIn, db: Db, actor: Me) -> dict[str, str]:
     """The Sync User's connection is used for bulk reads (audit, interval, deletions)."""
-    actor.require_admin()
-    member = ws.actor_for_membership(db, body.membership_id)
-    if member.workspace_id != actor.workspace_id:
-        raise Invalid("no such member", "membership_id")
-    connection = db.query(SalesforceConnection).filter_by(
-        membership_id=body.membership_id, workspace_id=actor.workspace_id).one_or_none()
-    if connection is None or connection.status != "connected":
-        raise Invalid(f"{member.email} has no working Salesforce connection; they connect "
-                      "first", "membership_id")
-    workspace = ws.get_workspace(db, actor)
-    workspace.sync_user_membership_id = body.membership_id
-    return {"membership_id": body.membership_id, "salesforce_username":
-            connection.salesforce_username}
+    return connection.set_sync_user(db, actor, body.membership_id)
 
 
 # -- the connection -----------------------------------------------------------------------------

@@ -1,0 +1,27 @@
+"""The dashboard: server-rendered pages (Jinja2 + htmx), signed in with a session cookie."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from tether.services.errors import ServiceError
+from tether.web.ui import activity, auth, integrations, members, settings, usage
+from tether.web.ui.common import HERE, SignInRequired, templates
+
+ROUTERS: list[APIRouter] = [auth.router, activity.router, integrations.router,
+                            members.router, settings.router, usage.router]
+TITLES = {401: "Please sign in", 403: "Not allowed", 404: "Not found"}
+
+__all__ = ["HERE", "ROUTERS", "SignInRequired", "error_page", "is_page"]
+
+
+def is_page(request: Request) -> bool:
+    path = request.url.path
+    return path == "/app" or path.startswith(("/app/", "/login", "/logout"))
+
+
+def error_page(request: Request, exc: ServiceError) -> HTMLResponse:
+    return templates.TemplateResponse(request, "error.html", {
+        "title": TITLES.get(exc.status, "That did not work"), "message": exc.message},
+        status_code=exc.status)

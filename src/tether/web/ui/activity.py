@@ -1,0 +1,102 @@
+"""The activity log: filters, live refresh, each row's detail, retry, CSV export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from tether.services import activity_log
+from tether.services import workspaces as ws
+from tether.services.errors import ServiceError
+from tether.web.ui.common import Page, PageOf, redirect
+
+router = APIRouter(prefix="/app/activity")
+TYPES = ["email.sent", "email.opened", "email.clicked", "email.downloaded", "email.replied",
+         "email.received", "meeting.confirmed", "meeting.updated", "meeting.cancelled",
+         "calendar.event", "task.created", "task.updated", "task.completed", "call.logged"]
+
+
+def _day(value: str, end: bool = False) -> dt.datetime | None:
+    if not value:
+        return None
+    day = dt.date.fromisoformat(value)
+    return dt.datetime.combine(day + dt.timedelta(days=1) if end else day, dt.time(),
+                               tzinfo=dt.UTC)
+
+
+def _listing(page: Page, status: str, type: str, user: str, role: str, since: str,
+             until: str, cursor: str | None) -> dict[str, Any]:
+    with page.app.sessions() as db:
+        filters = activity_log.filters_from(db, page.actor, status, type, user, role,
+                                            _day(since), _day(until, end=True))
+        listing = activity_log.page(db, page.actor, filters, limit=50, cursor=cursor)
+        members = ws.list_members(db, page.actor) if page.actor.is_admin else []
+        roles = ws.list_roles(db, page.actor)
+    return {"listing": listing, "members": members, "roles": {r["id"]: r["name"] for r in roles},
+            "types": TYPES, "f": {"status": status, "type": type, "user": user, "role": role,
+                                  "since": since, "until": until}}
+
+
+@router.get("", response_class=HTMLResponse)
+def activity(page: PageOf, status: str = "", type: str = "", user: str = "", role: str = "",
+             since: str = "", until: str = "", cursor: str | None = None) -> HTMLResponse:
+    try:
+        context = _listing(page, status, type, user, role, since, until, cursor)
+    except (ServiceError, ValueError) as exc:
+        message = exc.message if isinstance(exc, ServiceError) else f"bad date: {exc}"
+        context = _listing(page, "", "", "", "", "", "", None)
+        return page.render("activity.html", status_code=422, error=message, **context)
+    return page.render("activity.html", **context)
+
+
+@router.get("/rows", response_class=HTMLResponse)
+def rows(page: PageOf, status: str = "", type: str = "", user: str = "", role: str = "",
+         since: str = "", until: str = "") -> HTMLResponse:
+    """The table alone, for the page's live refresh (htmx, every few seconds)."""
+    return page.render("activity_rows.html",
+                       **_listing(page, status, type, user, role, since, until, None))
+
+
+@router.get(".csv")
+def export(page: PageOf, status: str = "", type: str = "", user: str = "", role: str = "",
+           since: str = "", until: str = "") -> Response:
+    with page.app.sessions() as db:
+        filters = activity_log.scoped(db, page.actor, activity_log.filters_from(
+            db, page.actor, status, type, user, role, _day(since), _day(until, end=True)))
+    return StreamingResponse(
+        activity_log.csv_lines(page.app.sessions, page.actor, filters), media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="activity-log.csv"'})
+
+
+@router.get("/{activity_id}", response_class=HTMLResponse)
+def detail(page: PageOf, activity_id: str) -> HTMLResponse:
+    with page.app.sessions() as db:
+        item = activity_log.detail(db, page.actor, activity_id)
+    return page.render("activity_detail.html", item=item)
+
+
+@router.post("/{activity_id}/retry")
+def retry_one(page: PageOf, activity_id: str) -> Response:
+    with page.app.sessions() as db:
+        activity_log.retry(db, page.actor, activity_id=activity_id)
+        db.commit()
+    _wake(page)
+    return redirect(f"/app/activity/{activity_id}", "retried")
+
+
+@router.post("/retry")
+def retry_all(page: PageOf, type: str = Query(""), user: str = Query("")) -> Response:
+    with page.app.sessions() as db:
+        activity_log.retry(db, page.actor, activity_log.filters_from(
+            db, page.actor, None, type, user, None, None, None))
+        db.commit()
+    _wake(page)
+    return redirect("/app/activity", "retried")
+
+
+def _wake(page: Page) -> None:
+    if page.app.wake_activity is not None:
+        page.app.wake_activity()

@@ -1,0 +1,112 @@
+"""What every dashboard page shares: templates, the sign-in cookie, CSRF, and the caller.
+
+- The cookie holds a random session token (HttpOnly, SameSite=Lax, Secure over https); the
+  database keeps its hash (services/accounts.py).
+- Every POST carries a CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token`` for
+  htmx), an HMAC of the session token under the install's secret: nothing more to store, and
+  checked in constant time.  The sign-in form, before any session, uses a double-submit cookie.
+- Permission checks are the services' own (the same as the JSON API's): a member reaching an
+  admin page gets 403, never just a hidden button.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from tether.services import accounts
+from tether.services.errors import Forbidden, ServiceError
+from tether.services.workspaces import Actor
+from tether.web.deps import AppState, state
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+COOKIE = "tether_session"
+LOGIN_CSRF_COOKIE = "tether_login_csrf"
+
+
+class SignInRequired(Exception):
+    """Answered with a redirect to the sign-in page (see app.py)."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+@dataclass
+class Page:
+    """The signed-in caller of a dashboard page, and what a template needs about them."""
+
+    request: Request
+    app: AppState
+    actor: Actor
+    token: str
+
+    @property
+    def csrf(self) -> str:
+        return csrf_token(self.app.settings.effective_secret_key(), self.token)
+
+    def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(self.request, template, {
+            "me": self.actor, "csrf": self.csrf, "path": self.request.url.path,
+            "notice": self.request.query_params.get("notice"), **context},
+            status_code=status_code)
+
+    def error(self, template: str, exc: ServiceError, **context: Any) -> HTMLResponse:
+        """The page again, with the refusal said next to the form (and the right status)."""
+        return self.render(template, status_code=exc.status, error=exc.message,
+                           error_field=exc.field, **context)
+
+
+def csrf_token(secret_key: str, session_token: str) -> str:
+    return hmac.new(secret_key.encode(), b"csrf:" + session_token.encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def redirect(path: str, notice: str | None = None) -> RedirectResponse:
+    """Post/Redirect/Get; ``notice`` is one of the fixed messages in base.html."""
+    return RedirectResponse(f"{path}?notice={notice}" if notice else path, status_code=303)
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(COOKIE, token, max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
+                        httponly=True, samesite="lax", secure=request.url.scheme == "https",
+                        path="/")
+
+
+def new_login_csrf() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def _page(request: Request, app: Annotated[AppState, Depends(state)]) -> Page:
+    token = request.cookies.get(COOKIE, "")
+    actor = None
+    if token:
+        with app.sessions() as db:
+            actor = accounts.session_actor(db, token)
+    if actor is None:
+        raise SignInRequired(request.url.path)
+    page = Page(request, app, actor, token)
+    if request.method == "POST":
+        form = await request.form()
+        presented = str(form.get("csrf_token") or request.headers.get("x-csrf-token") or "")
+        if not hmac.compare_digest(presented.encode(), page.csrf.encode()):
+            raise Forbidden("this form has expired or did not come from Tether (CSRF check "
+                            "failed): reload the page and try again")
+    return page
+
+
+async def _admin_page(page: Annotated[Page, Depends(_page)]) -> Page:
+    page.actor.require_admin()
+    return page
+
+
+PageOf = Annotated[Page, Depends(_page)]
+AdminPage = Annotated[Page, Depends(_admin_page)]

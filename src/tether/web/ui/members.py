@@ -1,0 +1,110 @@
+"""Members & Roles: members with their role and connection; roles, and each role's
+Salesforce tab (every setting of the guide's Roles section) with its last 7 days of sync."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse, Response
+
+from tether.services import activity_log
+from tether.services import workspaces as ws
+from tether.services.errors import ServiceError
+from tether.web.ui.common import AdminPage, Page, redirect
+from tether.web.ui.settings_form import form_context, settings_from_form
+
+router = APIRouter(prefix="/app")
+
+
+def _members(page: Page) -> dict[str, Any]:
+    with page.app.sessions() as db:
+        return {"members": ws.list_members(db, page.actor), "roles": ws.list_roles(db, page.actor),
+                "workspace": ws.workspace_json(ws.get_workspace(db, page.actor))}
+
+
+@router.get("/members", response_class=HTMLResponse)
+def members(page: AdminPage) -> HTMLResponse:
+    return page.render("members.html", **_members(page))
+
+
+@router.post("/members", response_class=HTMLResponse)
+def add_member(page: AdminPage, email: Annotated[str, Form()] = "",
+               password: Annotated[str, Form()] = "", role_id: Annotated[str, Form()] = "",
+               access: Annotated[str, Form()] = "member") -> Response:
+    try:
+        page.actor.require_admin()
+        with page.app.sessions() as db:
+            ws.add_member(db, page.actor.workspace_id, email=email, password=password or None,
+                          access=access, role_id=role_id or None)
+            db.commit()
+    except ServiceError as exc:
+        return page.error("members.html", exc, **_members(page))
+    return redirect("/app/members", "member_added")
+
+
+@router.post("/members/{membership_id}", response_class=HTMLResponse)
+def save_member(page: AdminPage, membership_id: str, role_id: Annotated[str, Form()] = "",
+                access: Annotated[str, Form()] = "member") -> Response:
+    try:
+        with page.app.sessions() as db:
+            ws.update_member(db, page.actor, membership_id,
+                             {"role_id": role_id or None, "access": access})
+            db.commit()
+    except ServiceError as exc:
+        return page.error("members.html", exc, **_members(page))
+    return redirect("/app/members", "member_saved")
+
+
+@router.post("/roles", response_class=HTMLResponse)
+def create_role(page: AdminPage, name: Annotated[str, Form()] = "") -> Response:
+    try:
+        with page.app.sessions() as db:
+            role = ws.create_role(db, page.actor, name)
+            db.commit()
+    except ServiceError as exc:
+        return page.error("members.html", exc, **_members(page))
+    return redirect(f"/app/roles/{role['id']}", "role_created")
+
+
+def _role(page: Page, role_id: str) -> dict[str, Any]:
+    with page.app.sessions() as db:
+        row = ws.get_role_row(db, page.actor.workspace_id, role_id)
+        role = ws.role_json(row, ws.get_workspace(db, page.actor).default_role_id)
+        summary = activity_log.role_summary(db, page.actor, role_id)
+        in_role = [m for m in ws.list_members(db, page.actor) if m["role_id"] == role_id]
+        return {"role": role, "summary": summary, "in_role": in_role,
+                **form_context(db, page.actor)}
+
+
+@router.get("/roles/{role_id}", response_class=HTMLResponse)
+def role(page: AdminPage, role_id: str) -> HTMLResponse:
+    return page.render("role.html", **_role(page, role_id))
+
+
+@router.post("/roles/{role_id}", response_class=HTMLResponse)
+async def save_role(page: AdminPage, role_id: str) -> Response:
+    form = await page.request.form()
+    context = _role(page, role_id)
+    try:
+        with page.app.sessions() as db:
+            ws.update_role(db, page.actor, role_id, {
+                "name": str(form.get("name") or ""),
+                "settings": settings_from_form(form, context["object_fields"]),
+                "members_manage_own": form.get("members_manage_own") == "on",
+                "is_default": form.get("is_default") == "on"})
+            db.commit()
+    except ServiceError as exc:
+        return page.error("role.html", exc, **context)
+    return redirect(f"/app/roles/{role_id}", "role_saved")
+
+
+@router.post("/roles/{role_id}/delete", response_class=HTMLResponse)
+def delete_role(page: AdminPage, role_id: str) -> Response:
+    try:
+        with page.app.sessions() as db:
+            ws.delete_role(db, page.actor, role_id)
+            db.commit()
+    except ServiceError as exc:
+        return page.error("role.html", exc, **_role(page, role_id))
+    return redirect("/app/members", "role_deleted")

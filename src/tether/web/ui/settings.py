@@ -1,0 +1,66 @@
+"""CRM & Live Feed: a rep's own Salesforce settings when the role allows it, otherwise the
+role's, read-only, with the guide's "reach out to your administrator"; and exclusions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse, Response
+
+from tether.services import workspaces as ws
+from tether.services.errors import ServiceError
+from tether.web.ui.common import AdminPage, Page, PageOf, redirect
+from tether.web.ui.settings_form import form_context, settings_from_form
+
+router = APIRouter(prefix="/app/settings")
+
+
+def _context(page: Page) -> dict[str, Any]:
+    with page.app.sessions() as db:
+        eff = ws.effective_json(ws.effective_for(db, page.actor.workspace_id,
+                                                 page.actor.membership_id))
+        return {"eff": eff, "exclusions": ws.list_exclusions(db, page.actor),
+                **form_context(db, page.actor)}
+
+
+@router.get("", response_class=HTMLResponse)
+def settings(page: PageOf) -> HTMLResponse:
+    return page.render("settings.html", **_context(page))
+
+
+@router.post("", response_class=HTMLResponse)
+async def save(page: PageOf) -> Response:
+    form = await page.request.form()
+    context = _context(page)
+    try:
+        with page.app.sessions() as db:
+            ws.save_own_settings(db, page.actor,
+                                 settings_from_form(form, context["object_fields"]))
+            db.commit()
+    except ServiceError as exc:
+        return page.error("settings.html", exc, **context)
+    return redirect("/app/settings", "settings_saved")
+
+
+@router.post("/exclusions", response_class=HTMLResponse)
+def add_exclusion(page: AdminPage, kind: Annotated[str, Form()] = "domain",
+                  value: Annotated[str, Form()] = "") -> Response:
+    try:
+        with page.app.sessions() as db:
+            ws.add_exclusion(db, page.actor, kind, value)
+            db.commit()
+    except ServiceError as exc:
+        return page.error("settings.html", exc, **_context(page))
+    return redirect("/app/settings", "exclusion_added")
+
+
+@router.post("/exclusions/{exclusion_id}/delete", response_class=HTMLResponse)
+def delete_exclusion(page: AdminPage, exclusion_id: str) -> Response:
+    try:
+        with page.app.sessions() as db:
+            ws.delete_exclusion(db, page.actor, exclusion_id)
+            db.commit()
+    except ServiceError as exc:
+        return page.error("settings.html", exc, **_context(page))
+    return redirect("/app/settings", "exclusion_removed")
