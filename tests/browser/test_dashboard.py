@@ -201,7 +201,14 @@ def test_admin_and_rep_walk_the_guide(dashboard: Tether, browser: Browser,
                for t in tasks)
     assert others_deal not in {t["WhatId"] for t in tasks}
 
-    page.locator("tr", has_text="email.sent").get_by_role("link").click()
+    # Live refresh: a new email shows up in the open page, without reloading it.
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {api_key}"}) as c:
+        r = c.post("/api/v1/events", json={**event, "id": "ui-sent-2", "type": "email.sent"})
+        assert r.status_code == 202, r.text
+    expect(page.locator("tr", has_text="email.sent").filter(has_text="Synced")).to_have_count(
+        2, timeout=20_000)
+
+    page.locator("tr", has_text="email.sent").first.get_by_role("link").click()
     expect(page.get_by_role("heading", name="What was sent").first).to_be_visible()
     expect(page.get_by_text("Sent (New): Renewal").first).to_be_visible()
     shot(page, "activity-detail")
