@@ -51,6 +51,33 @@ def _connect_salesforce(page: Page, base: str, username: str) -> None:
     expect(page.get_by_text(f"as {username}")).to_be_visible()
 
 
+def _unlabelled(page: Page) -> list[str]:
+    """Form controls a screen reader could not name (no <label>, no aria-label)."""
+    return list(page.evaluate("""() => [...document.querySelectorAll(
+        'input:not([type=hidden]), select, textarea')]
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+        .map(e => e.outerHTML.slice(0, 120))"""))
+
+
+def test_the_forms_work_without_javascript(dashboard: Tether, browser: Browser,
+                                           screenshots: Path) -> None:
+    """Sign in, filter the activity log and create a role with JavaScript off."""
+    org = dashboard.sfemu.new_org()
+    _first_admin(dashboard, org["admin"])
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    _sign_in(page, dashboard.base_url, org["admin"])
+    page.get_by_label("Status").select_option("errored")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"status=errored"))
+    page.goto(f"{dashboard.base_url}/app/members")
+    page.get_by_label("New role").fill("No-JS role")
+    page.get_by_role("button", name="Create role").click()
+    expect(page.get_by_role("heading", name="Role: No-JS role")).to_be_visible()
+    page.screenshot(path=screenshots / "role-created-without-javascript.png", full_page=True)
+    context.close()
+
+
 def _until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -90,6 +117,7 @@ def test_admin_and_rep_walk_the_guide(dashboard: Tether, browser: Browser,
 
     def shot(page: Page, name: str) -> None:
         page.screenshot(path=screenshots / f"{next(shots):02d}-{name}.png", full_page=True)
+        assert _unlabelled(page) == [], f"{name}: controls without a label"
 
     admin = browser.new_context(ignore_https_errors=True, viewport={"width": 1366, "height": 900})
     page = admin.new_page()
