@@ -380,7 +380,7 @@ def update_workspace(db: Session, actor: Actor, changes: dict[str, Any]) -> Work
             ws.interval_minutes = value
         elif key == "api_budget_percent":
             if not isinstance(value, int) or isinstance(value, bool) or not 10 <= value <= 90:
-                raise Invalid("api_budget_percent must be a whole number from 10 to 90",
+                raise Invalid("the API budget must be a whole percentage from 10 to 90",
                               "api_budget_percent")
             ws.api_budget_percent = value
             ws.writes_paused_until = None  # the writer checks the new budget at once

@@ -37,7 +37,7 @@ def usage(page: PageOf) -> HTMLResponse:
 def save_budget(page: AdminPage, api_budget_percent: Annotated[str, Form()] = "") -> Response:
     try:
         if not api_budget_percent.isdigit():
-            raise Invalid("the budget is a whole percentage from 10 to 90",
+            raise Invalid("the API budget must be a whole percentage from 10 to 90",
                           "api_budget_percent")
         with page.app.sessions() as db:
             ws.update_workspace(db, page.actor, {"api_budget_percent": int(api_budget_percent)})
