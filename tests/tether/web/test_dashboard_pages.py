@@ -173,7 +173,8 @@ def test_retry_an_errored_activity_from_its_page(world: World) -> None:
     page = world.client.get(f"/app/activity/{activity_id}").text
     assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in page and ">Retry<" in page
     status, path, page = post(world.client, f"/app/activity/{activity_id}/retry")
-    assert status == 200 and "Queued again for Salesforce." in page
+    assert status == 200 and path == f"/app/activity/{activity_id}"
+    assert "Queued again for Salesforce." in page
     with _db(world) as db:
         write = db.get(ActivityWrite, (world.workspace_id, "t1x"))
         assert write is not None and write.status == "queued" and write.attempts == 0
