@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 from cryptography.fernet import Fernet
 
+from serving import start_serve  # type: ignore[import-not-found]
 from sfemu import launch
 from tether.config import Settings
 from tether.salesforce import auth
@@ -143,23 +144,12 @@ def main() -> None:
                "TETHER_SCHEDULE_SYNCS": "false"}
         # The split layout (web server and worker in their own processes), so that the
         # ingest figures are the web server's and planning does not share its interpreter.
-        tether_proc = subprocess.Popen(
-            [sys.executable, "-m", "tether", "serve", "--port", "0",
-             "--worker" if args.embedded else "--no-worker"], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        tether_proc, tether = start_serve(["--worker" if args.embedded else "--no-worker"],
+                                          env)
         if not args.embedded:
             worker_proc = subprocess.Popen([sys.executable, "-m", "tether", "worker"],
                                            env=env, stdout=subprocess.DEVNULL,
                                            stderr=subprocess.STDOUT)
-        assert tether_proc.stdout is not None
-        line = ""
-        while "listening on" not in line:
-            line = tether_proc.stdout.readline()
-            if not line:
-                raise RuntimeError("tether serve exited before listening")
-        tether = line.strip().rsplit(" ", 1)[-1]
-        threading.Thread(target=lambda: [None for _ in tether_proc.stdout or []],  # drain
-                         daemon=True).start()
         bench = Bench(sf, tether, key)
         emails = sorted(r["Email"] for r in bench.soql(
             "SELECT Email FROM Contact WHERE AccountId != null") if r.get("Email"))

@@ -16,7 +16,6 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import httpx
 from cryptography.fernet import Fernet
 from sqlalchemy import insert
 
+from serving import start_serve  # type: ignore[import-not-found]
 from tether.services import workspaces as ws
 from tether.store.db import make_engine, session_factory
 from tether.store.migrate import upgrade
@@ -72,17 +72,10 @@ def seed(url: str, rows: int) -> dict[str, str]:
 
 
 def serve(data_dir: Path, url: str) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "TETHER_DATABASE_URL": url, "TETHER_DATA_DIR": str(data_dir),
-           "TETHER_SECRET_KEY": Fernet.generate_key().decode(), "TETHER_SCHEDULE_SYNCS": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "tether", "serve", "--port", "0"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    line = ""
-    while "listening on" not in line:
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError("tether serve exited before listening")
-    return proc, line.strip().rsplit(" ", 1)[-1]
+    return start_serve([], {**os.environ, "TETHER_DATABASE_URL": url,
+                            "TETHER_DATA_DIR": str(data_dir),
+                            "TETHER_SECRET_KEY": Fernet.generate_key().decode(),
+                            "TETHER_SCHEDULE_SYNCS": "false"})
 
 
 def signed_in(base: str) -> httpx.Client:

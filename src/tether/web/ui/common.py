@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 
 from tether.services import accounts
 from tether.services.errors import Forbidden, ServiceError
@@ -58,6 +60,18 @@ class Page:
             "me": self.actor, "csrf": self.csrf, "path": self.request.url.path,
             "notice": self.request.query_params.get("notice"), **context},
             status_code=status_code)
+
+    def act(self, change: Callable[[Session], object], *, done: str, notice: str,
+            template: str, context: Callable[[Page], dict[str, Any]]) -> Response:
+        """A form's change in one transaction: then Post/Redirect/Get to ``done`` with the
+        notice, or, refused, the page again with the refusal next to the form."""
+        try:
+            with self.app.sessions() as db:
+                change(db)
+                db.commit()
+        except ServiceError as exc:
+            return self.error(template, exc, **context(self))
+        return redirect(done, notice)
 
     def error(self, template: str, exc: ServiceError, **context: Any) -> HTMLResponse:
         """The page again, with the refusal said next to the form (and the right status)."""

@@ -3,10 +3,12 @@ API keys, the real-time package token, "Get latest fields" and custom objects.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from tether.salesforce.errors import SalesforceError
 from tether.services import connection, custom_objects
@@ -32,6 +34,19 @@ def _context(page: Page) -> dict[str, Any]:
 
 def _page_with(page: Page, **extra: Any) -> HTMLResponse:
     return page.render("integrations.html", **_context(page), **extra)
+
+
+def _shown_once(page: Page, create: Callable[[Session], str], name: str) -> HTMLResponse:
+    """A new secret, on this answer only: its hash is what is stored."""
+    with page.app.sessions() as db:
+        secret = create(db)
+        db.commit()
+    return _page_with(page, **{name: secret})
+
+
+def _act(page: Page, change: Callable[[Session], object], notice: str) -> Response:
+    return page.act(change, done="/app/integrations", notice=notice,
+                    template="integrations.html", context=_context)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -67,60 +82,38 @@ async def disconnect(page: PageOf) -> Response:
 
 @router.post("/sync-user", response_class=HTMLResponse)
 def sync_user(page: AdminPage, membership_id: Annotated[str, Form()] = "") -> Response:
-    try:
-        with page.app.sessions() as db:
-            connection.set_sync_user(db, page.actor, membership_id)
-            db.commit()
-    except ServiceError as exc:
-        return page.error("integrations.html", exc, **_context(page))
-    return redirect("/app/integrations", "sync_user_set")
+    return _act(page, lambda db: connection.set_sync_user(db, page.actor, membership_id),
+                "sync_user_set")
 
 
 @router.post("/api-keys", response_class=HTMLResponse)
 def create_key(page: PageOf) -> HTMLResponse:
-    """The key is shown on this answer only (its hash is what is stored)."""
-    with page.app.sessions() as db:
-        key = ws.create_api_key(db, page.actor)
-        db.commit()
-    return _page_with(page, new_key=key)
+    return _shown_once(page, lambda db: ws.create_api_key(db, page.actor), "new_key")
 
 
 @router.post("/api-keys/{key_id}/revoke", response_class=HTMLResponse)
 def revoke_key(page: PageOf, key_id: str) -> Response:
-    try:
-        with page.app.sessions() as db:
-            ws.revoke_api_key(db, page.actor, key_id)
-            db.commit()
-    except ServiceError as exc:
-        return page.error("integrations.html", exc, **_context(page))
-    return redirect("/app/integrations", "key_revoked")
+    return _act(page, lambda db: ws.revoke_api_key(db, page.actor, key_id), "key_revoked")
 
 
 @router.post("/realtime-token", response_class=HTMLResponse)
 def create_token(page: AdminPage) -> HTMLResponse:
-    with page.app.sessions() as db:
-        token = ws.create_realtime_token(db, page.actor)
-        db.commit()
-    return _page_with(page, new_token=token)
+    return _shown_once(page, lambda db: ws.create_realtime_token(db, page.actor), "new_token")
 
 
 @router.post("/realtime-token/revoke", response_class=HTMLResponse)
 def revoke_token(page: AdminPage) -> Response:
-    with page.app.sessions() as db:
-        ws.revoke_realtime_token(db, page.actor)
-        db.commit()
-    return redirect("/app/integrations", "token_revoked")
+    return _act(page, lambda db: ws.revoke_realtime_token(db, page.actor), "token_revoked")
 
 
 @router.post("/fields", response_class=HTMLResponse)
 def latest_fields(page: AdminPage) -> Response:
     """'Get latest fields': a fields sync, run by the worker."""
-    with page.app.sessions() as db:
-        sync_service.enqueue_sync(db, page.actor.workspace_id, "fields")
-        db.commit()
+    answer = _act(page, lambda db: sync_service.enqueue_sync(db, page.actor.workspace_id,
+                                                             "fields"), "fields_queued")
     if page.app.wake is not None:
         page.app.wake()
-    return redirect("/app/integrations", "fields_queued")
+    return answer
 
 
 @router.post("/custom-objects", response_class=HTMLResponse)
@@ -140,10 +133,5 @@ async def add_object(page: AdminPage, sobject: Annotated[str, Form()] = "",
 
 @router.post("/custom-objects/{sobject}/remove", response_class=HTMLResponse)
 def remove_object(page: AdminPage, sobject: str) -> Response:
-    try:
-        with page.app.sessions() as db:
-            custom_objects.remove_object(db, page.actor, sobject)
-            db.commit()
-    except ServiceError as exc:
-        return page.error("integrations.html", exc, **_context(page))
-    return redirect("/app/integrations", "object_removed")
+    return _act(page, lambda db: custom_objects.remove_object(db, page.actor, sobject),
+                "object_removed")

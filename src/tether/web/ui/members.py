@@ -32,28 +32,18 @@ def members(page: AdminPage) -> HTMLResponse:
 def add_member(page: AdminPage, email: Annotated[str, Form()] = "",
                password: Annotated[str, Form()] = "", role_id: Annotated[str, Form()] = "",
                access: Annotated[str, Form()] = "member") -> Response:
-    try:
-        page.actor.require_admin()
-        with page.app.sessions() as db:
-            ws.add_member(db, page.actor.workspace_id, email=email, password=password or None,
-                          access=access, role_id=role_id or None)
-            db.commit()
-    except ServiceError as exc:
-        return page.error("members.html", exc, **_members(page))
-    return redirect("/app/members", "member_added")
+    return page.act(lambda db: ws.add_member(
+        db, page.actor.workspace_id, email=email, password=password or None, access=access,
+        role_id=role_id or None), done="/app/members", notice="member_added",
+        template="members.html", context=_members)
 
 
 @router.post("/members/{membership_id}", response_class=HTMLResponse)
 def save_member(page: AdminPage, membership_id: str, role_id: Annotated[str, Form()] = "",
                 access: Annotated[str, Form()] = "member") -> Response:
-    try:
-        with page.app.sessions() as db:
-            ws.update_member(db, page.actor, membership_id,
-                             {"role_id": role_id or None, "access": access})
-            db.commit()
-    except ServiceError as exc:
-        return page.error("members.html", exc, **_members(page))
-    return redirect("/app/members", "member_saved")
+    return page.act(lambda db: ws.update_member(db, page.actor, membership_id, {
+        "role_id": role_id or None, "access": access}), done="/app/members",
+        notice="member_saved", template="members.html", context=_members)
 
 
 @router.post("/roles", response_class=HTMLResponse)
@@ -86,25 +76,17 @@ def role(page: AdminPage, role_id: str) -> HTMLResponse:
 async def save_role(page: AdminPage, role_id: str) -> Response:
     form = await page.request.form()
     context = _role(page, role_id)
-    try:
-        with page.app.sessions() as db:
-            ws.update_role(db, page.actor, role_id, {
-                "name": str(form.get("name") or ""),
-                "settings": settings_from_form(form, context["object_fields"]),
-                "members_manage_own": form.get("members_manage_own") == "on",
-                "is_default": form.get("is_default") == "on"})
-            db.commit()
-    except ServiceError as exc:
-        return page.error("role.html", exc, **context)
-    return redirect(f"/app/roles/{role_id}", "role_saved")
+    changes = {"name": str(form.get("name") or ""),
+               "settings": settings_from_form(form, context["object_fields"]),
+               "members_manage_own": form.get("members_manage_own") == "on",
+               "is_default": form.get("is_default") == "on"}
+    return page.act(lambda db: ws.update_role(db, page.actor, role_id, changes),
+                    done=f"/app/roles/{role_id}", notice="role_saved", template="role.html",
+                    context=lambda _: context)
 
 
 @router.post("/roles/{role_id}/delete", response_class=HTMLResponse)
 def delete_role(page: AdminPage, role_id: str) -> Response:
-    try:
-        with page.app.sessions() as db:
-            ws.delete_role(db, page.actor, role_id)
-            db.commit()
-    except ServiceError as exc:
-        return page.error("role.html", exc, **_role(page, role_id))
-    return redirect("/app/members", "role_deleted")
+    return page.act(lambda db: ws.delete_role(db, page.actor, role_id), done="/app/members",
+                    notice="role_deleted", template="role.html",
+                    context=lambda p: _role(p, role_id))

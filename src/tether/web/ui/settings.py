@@ -9,8 +9,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 
 from tether.services import workspaces as ws
-from tether.services.errors import ServiceError
-from tether.web.ui.common import AdminPage, Page, PageOf, redirect
+from tether.web.ui.common import AdminPage, Page, PageOf
 from tether.web.ui.settings_form import form_context, settings_from_form
 
 router = APIRouter(prefix="/app/settings")
@@ -33,34 +32,22 @@ def settings(page: PageOf) -> HTMLResponse:
 async def save(page: PageOf) -> Response:
     form = await page.request.form()
     context = _context(page)
-    try:
-        with page.app.sessions() as db:
-            ws.save_own_settings(db, page.actor,
-                                 settings_from_form(form, context["object_fields"]))
-            db.commit()
-    except ServiceError as exc:
-        return page.error("settings.html", exc, **context)
-    return redirect("/app/settings", "settings_saved")
+    chosen = settings_from_form(form, context["object_fields"])
+    return page.act(lambda db: ws.save_own_settings(db, page.actor, chosen),
+                    done="/app/settings", notice="settings_saved", template="settings.html",
+                    context=lambda _: context)
 
 
 @router.post("/exclusions", response_class=HTMLResponse)
 def add_exclusion(page: AdminPage, kind: Annotated[str, Form()] = "domain",
                   value: Annotated[str, Form()] = "") -> Response:
-    try:
-        with page.app.sessions() as db:
-            ws.add_exclusion(db, page.actor, kind, value)
-            db.commit()
-    except ServiceError as exc:
-        return page.error("settings.html", exc, **_context(page))
-    return redirect("/app/settings", "exclusion_added")
+    return page.act(lambda db: ws.add_exclusion(db, page.actor, kind, value),
+                    done="/app/settings", notice="exclusion_added", template="settings.html",
+                    context=_context)
 
 
 @router.post("/exclusions/{exclusion_id}/delete", response_class=HTMLResponse)
 def delete_exclusion(page: AdminPage, exclusion_id: str) -> Response:
-    try:
-        with page.app.sessions() as db:
-            ws.delete_exclusion(db, page.actor, exclusion_id)
-            db.commit()
-    except ServiceError as exc:
-        return page.error("settings.html", exc, **_context(page))
-    return redirect("/app/settings", "exclusion_removed")
+    return page.act(lambda db: ws.delete_exclusion(db, page.actor, exclusion_id),
+                    done="/app/settings", notice="exclusion_removed", template="settings.html",
+                    context=_context)

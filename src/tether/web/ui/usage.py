@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from tether.services import sync as sync_service
 from tether.services import workspaces as ws
-from tether.services.errors import Invalid, ServiceError
+from tether.services.errors import Invalid
 from tether.sync import push, quota
 from tether.sync.runs import recent_runs
 from tether.web.ui.common import AdminPage, Page, PageOf, redirect
@@ -35,16 +35,13 @@ def usage(page: PageOf) -> HTMLResponse:
 
 @router.post("/usage/budget", response_class=HTMLResponse)
 def save_budget(page: AdminPage, api_budget_percent: Annotated[str, Form()] = "") -> Response:
-    try:
-        if not api_budget_percent.isdigit():
-            raise Invalid("the API budget must be a whole percentage from 10 to 90",
-                          "api_budget_percent")
-        with page.app.sessions() as db:
-            ws.update_workspace(db, page.actor, {"api_budget_percent": int(api_budget_percent)})
-            db.commit()
-    except ServiceError as exc:
-        return page.error("usage.html", exc, **_usage(page))
-    return redirect("/app/usage", "budget_saved")
+    if not api_budget_percent.isdigit():
+        return page.error("usage.html", Invalid(
+            "the API budget must be a whole percentage from 10 to 90", "api_budget_percent"),
+            **_usage(page))
+    return page.act(lambda db: ws.update_workspace(
+        db, page.actor, {"api_budget_percent": int(api_budget_percent)}), done="/app/usage",
+        notice="budget_saved", template="usage.html", context=_usage)
 
 
 @router.get("/syncs", response_class=HTMLResponse)
