@@ -27,7 +27,8 @@ class AppState:
     wake_activity: Callable[[], None] | None = None  # nudges the activity pipeline
 
 
-def state(request: Request) -> AppState:
+async def state(request: Request) -> AppState:
+    """Async: FastAPI runs a plain `def` dependency in its threadpool, a hand-off per request."""
     value: AppState = request.app.state.tether
     return value
 
