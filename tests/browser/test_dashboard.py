@@ -14,10 +14,13 @@ from pathlib import Path
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 
 from tests.e2e.conftest import Tether
 from tether.services import accounts
+from tether.services import workspaces as ws
 from tether.store.db import make_engine, session_factory
+from tether.store.models import Workspace
 
 PASSWORD = "tether-demo"
 
@@ -254,3 +257,36 @@ def test_admin_and_rep_walk_the_guide(dashboard: Tether, browser: Browser,
     shot(page, "account")
     admin.close()
     rep.close()
+
+
+def test_a_refused_connection_says_why(dashboard: Tether, browser: Browser,
+                                       screenshots: Path) -> None:
+    """The workspace is connected to one org; a rep who signs in to another org on
+    Salesforce's page is refused, in words, and is not connected."""
+    base = dashboard.base_url
+    acme, other = dashboard.sfemu.new_org(), dashboard.sfemu.new_org()
+    _first_admin(dashboard, acme["admin"])
+    engine = make_engine(dashboard.settings.effective_database_url)
+    with session_factory(engine)() as db:
+        workspace_id = db.scalars(select(Workspace.id)).one()
+        ws.add_member(db, workspace_id, email=acme["rep"], password=PASSWORD)
+        db.commit()
+    engine.dispose()
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    _sign_in(page, base, acme["admin"])
+    _connect_salesforce(page, base, acme["admin"])
+    page.get_by_role("button", name="Sign out").click()
+    _sign_in(page, base, acme["rep"])
+    page.goto(f"{base}/app/integrations")
+    page.get_by_role("button", name="Connect Salesforce").click()
+    page.locator("#username").fill(other["admin"])
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#Login").click()
+    expect(page.get_by_role("heading", name="Salesforce connection refused")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text(
+        f"This workspace is connected to Salesforce org {acme['id'][:15]}")
+    page.screenshot(path=screenshots / "connect-refused.png", full_page=True)
+    page.get_by_role("link", name="Back to Integrations").click()
+    expect(page.get_by_text("Not connected")).to_be_visible()
+    context.close()
