@@ -15,6 +15,7 @@ from tether.services.workspaces import Actor, actor_for_membership, create_works
 from tether.store.models import Membership, User, WebSession, Workspace, as_utc, utcnow
 
 SESSION_LIFETIME = dt.timedelta(days=14)
+_DUMMY_HASH = hash_password("not any user's password")
 MIN_PASSWORD = 8
 
 
@@ -22,7 +23,9 @@ def sign_in(db: Session, email: str, password: str) -> tuple[str, Actor]:
     """A new session token for this user's (first) workspace; one message for a wrong email
     or a wrong password, so the answer does not tell which addresses have accounts."""
     user = db.scalar(select(User).where(User.email == normalize_email(email)))
-    if user is None or not verify_password(password, user.password_hash):
+    stored = user.password_hash if user is not None else None
+    # An unknown address costs the same hash as a known one: timing tells nothing either.
+    if not verify_password(password, stored or _DUMMY_HASH) or user is None or not stored:
         raise Unauthorized("wrong email or password")
     membership = db.scalar(select(Membership).where(Membership.user_id == user.id)
                            .order_by(Membership.created_at).limit(1))

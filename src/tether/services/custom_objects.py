@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -26,12 +27,22 @@ def list_objects(db: Session, actor: Actor) -> list[dict[str, Any]]:
              "relationship_fields": r.relationship_fields} for r in rows]
 
 
+CUSTOM_OBJECT = re.compile(r"[A-Za-z][A-Za-z0-9_]*__c")
+MAX_RELATIONSHIP_FIELDS = 20
+
+
 async def add_object(sessions: sessionmaker[Session], vault: Vault, settings: Settings,
                      actor: Actor, sobject: str, relationship_fields: list[str]
                      ) -> dict[str, Any]:
     """Check the object in Salesforce (it exists, allows activities, and each relationship
     field looks up a Lead, Contact, Account or Opportunity), then add it."""
     actor.require_admin()
+    if not CUSTOM_OBJECT.fullmatch(sobject):
+        raise Invalid(f"'{sobject}' is not a custom object's API name (like Project__c)",
+                      "sobject")
+    if not 1 <= len(relationship_fields) <= MAX_RELATIONSHIP_FIELDS:
+        raise Invalid(f"name 1 to {MAX_RELATIONSHIP_FIELDS} relationship fields",
+                      "relationship_fields")
     with sessions() as db:
         if db.scalar(select(CustomObjectConfig).where(
                 CustomObjectConfig.workspace_id == actor.workspace_id,

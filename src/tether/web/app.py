@@ -68,7 +68,10 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
 
     @app.exception_handler(ui.SignInRequired)
     async def sign_in_required(request: Request, exc: ui.SignInRequired) -> Response:
-        return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+        target = f"/login?next={quote(exc.next_path)}"
+        if exc.htmx:
+            return Response(status_code=200, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
 
     @app.get("/")
     def home() -> RedirectResponse:

@@ -185,3 +185,78 @@ def test_retry_an_errored_activity_from_its_page(world: World) -> None:
     csv = world.client.get("/app/activity.csv")
     assert csv.status_code == 200 and csv.text.startswith("created_at,")
     assert "e1" in csv.text
+
+
+def _errored(world: World, event_id: str, role_id: str | None) -> str:
+    with _db(world) as db:
+        row = ActivityRow(id=new_id(), workspace_id=world.workspace_id, event_id=event_id,
+                          membership_id=world.member_id, recipient="jane@globex.example",
+                          type="email.sent", status="errored", reason="refused",
+                          role_id=role_id, occurred_at=utcnow(), salesforce_ids=[],
+                          attempts=1)
+        db.add(row)
+        db.commit()
+        return row.id
+
+
+def test_retry_all_keeps_the_pages_filters(world: World) -> None:
+    sign_in(world.client, ADMIN)
+    _, path, _ = post(world.client, "/app/roles", {"name": "Reps"})
+    reps = path.rsplit("/", 1)[-1]
+    mine, other = _errored(world, "r1", reps), _errored(world, "r2", None)
+    page = world.client.get(f"/app/activity?role={reps}&user={REP}").text
+    action = re.search(r'action="(/app/activity/retry\?[^"]+)"', page)
+    assert action is not None
+    status, _, _ = post(world.client, action.group(1).replace("&amp;", "&"))
+    assert status == 200
+    with _db(world) as db:
+        assert db.get(ActivityRow, mine).status == "pending"  # type: ignore[union-attr]
+        assert db.get(ActivityRow, other).status == "errored"  # type: ignore[union-attr]
+
+
+def test_bad_filters_are_said_never_a_500(world: World) -> None:
+    sign_in(world.client, ADMIN)
+    for path in ("/app/activity?since=nope", "/app/activity/rows?since=nope",
+                 "/app/activity.csv?until=2026-13-01"):
+        r = world.client.get(path)
+        assert r.status_code == 422, path
+        assert "is not a date" in r.text
+    for kind in re.findall(r'<option value="([a-z._]+)"',
+                           world.client.get("/app/activity").text.split('id="f-type"')[1]
+                           .split("</select>")[0]):
+        assert world.client.get(f"/app/activity?type={kind}").status_code == 200, kind
+
+
+def test_signing_in_again_returns_to_the_page(world: World) -> None:
+    r = world.client.get("/app/activity?status=errored", follow_redirects=False)
+    assert r.headers["location"] == "/login?next=/app/activity%3Fstatus%3Derrored"
+    form = world.client.get(r.headers["location"]).text
+    assert 'name="next" value="/app/activity?status=errored"' in form
+    failed = sign_in(world.client, ADMIN, "wrong-password", "/app/activity?status=errored")
+    assert 'name="next" value="/app/activity?status=errored"' in failed.text
+    # htmx polling after the session ended: the whole page goes to sign-in, not a fragment.
+    r = world.client.get("/app/activity/rows", headers={
+        "HX-Request": "true", "HX-Current-URL": "http://testserver/app/activity?type=email.sent"})
+    assert r.headers["HX-Redirect"] == "/login?next=/app/activity%3Ftype%3Demail.sent"
+    ok = sign_in(world.client, ADMIN, next_path="/app/activity?status=errored")
+    assert ok.headers["location"] == "/app/activity?status=errored"
+
+
+def test_a_refused_role_shows_what_was_typed(world: World) -> None:
+    sign_in(world.client, ADMIN)
+    post(world.client, "/app/roles", {"name": "Taken"})
+    _, path, _ = post(world.client, "/app/roles", {"name": "Mine"})
+    status, _, page = post(world.client, path, {"name": "Taken", "activities": "sent"})
+    assert status == 409
+    assert 'value="Taken"' in page and 'id="act-opened"' in page
+    assert not re.search(r'id="act-opened"[^>]*checked', page)
+
+
+def test_custom_objects_are_checked_before_salesforce(world: World) -> None:
+    sign_in(world.client, ADMIN)
+    status, _, page = post(world.client, "/app/integrations/custom-objects",
+                           {"sobject": "Account", "relationship_fields": "AccountId"})
+    assert status == 422 and "is not a custom object" in page
+    status, _, page = post(world.client, "/app/integrations/custom-objects",
+                           {"sobject": "Project__c", "relationship_fields": ""})
+    assert status == 422 and "relationship fields" in page

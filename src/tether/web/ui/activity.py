@@ -8,21 +8,24 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
+from tether.domain.events import EventType
 from tether.services import activity_log
 from tether.services import workspaces as ws
-from tether.services.errors import ServiceError
+from tether.services.errors import Invalid, ServiceError
 from tether.web.ui.common import Page, PageOf, redirect
 
 router = APIRouter(prefix="/app/activity")
-TYPES = ["email.sent", "email.opened", "email.clicked", "email.downloaded", "email.replied",
-         "email.received", "meeting.confirmed", "meeting.updated", "meeting.cancelled",
-         "calendar.event", "task.created", "task.updated", "task.completed", "call.logged"]
+TYPES = [t.value for t in EventType]
 
 
 def _day(value: str, end: bool = False) -> dt.datetime | None:
     if not value:
         return None
-    day = dt.date.fromisoformat(value)
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"'{value}' is not a date (YYYY-MM-DD)",
+                      "until" if end else "since") from None
     return dt.datetime.combine(day + dt.timedelta(days=1) if end else day, dt.time(),
                                tzinfo=dt.UTC)
 
@@ -45,19 +48,18 @@ def activity(page: PageOf, status: str = "", type: str = "", user: str = "", rol
              since: str = "", until: str = "", cursor: str | None = None) -> HTMLResponse:
     try:
         context = _listing(page, status, type, user, role, since, until, cursor)
-    except (ServiceError, ValueError) as exc:
-        message = exc.message if isinstance(exc, ServiceError) else f"bad date: {exc}"
-        context = _listing(page, "", "", "", "", "", "", None)
-        return page.render("activity.html", status_code=422, error=message, **context)
+    except ServiceError as exc:
+        return page.error("activity.html", exc,
+                          **_listing(page, "", "", "", "", "", "", None))
     return page.render("activity.html", **context)
 
 
 @router.get("/rows", response_class=HTMLResponse)
 def rows(page: PageOf, status: str = "", type: str = "", user: str = "", role: str = "",
-         since: str = "", until: str = "") -> HTMLResponse:
+         since: str = "", until: str = "", cursor: str | None = None) -> HTMLResponse:
     """The table alone, for the page's live refresh (htmx, every few seconds)."""
     return page.render("activity_rows.html",
-                       **_listing(page, status, type, user, role, since, until, None))
+                       **_listing(page, status, type, user, role, since, until, cursor))
 
 
 @router.get(".csv")
@@ -88,10 +90,13 @@ def retry_one(page: PageOf, activity_id: str) -> Response:
 
 
 @router.post("/retry")
-def retry_all(page: PageOf, type: str = Query(""), user: str = Query("")) -> Response:
+def retry_all(page: PageOf, type: str = Query(""), user: str = Query(""),
+              role: str = Query(""), since: str = Query(""), until: str = Query("")
+              ) -> Response:
+    """Every errored activity the page's filters show, queued again."""
     with page.app.sessions() as db:
         activity_log.retry(db, page.actor, activity_log.filters_from(
-            db, page.actor, None, type, user, None, None, None))
+            db, page.actor, None, type, user, role, _day(since), _day(until, end=True)))
         db.commit()
     _wake(page)
     return redirect("/app/activity", "retried")

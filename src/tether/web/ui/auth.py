@@ -26,14 +26,19 @@ App = Annotated[AppState, Depends(state)]
 
 
 def _safe_next(value: str) -> str:
-    """Only a path of this site (no scheme, no host): nobody is sent elsewhere after sign-in."""
-    return value if value.startswith("/app") and "//" not in value else "/app"
+    """Only a page of this dashboard (no scheme, no host): nobody is sent elsewhere after
+    sign-in."""
+    ok = (value == "/app" or value.startswith(("/app/", "/app?"))) and not any(
+        bad in value for bad in ("//", "\\"))
+    return value if ok else "/app"
 
 
-def _login_page(request: Request, status_code: int = 200, **context: object) -> HTMLResponse:
+def _login_page(request: Request, status_code: int = 200, next_path: str | None = None,
+                **context: object) -> HTMLResponse:
     token = new_login_csrf()
     response = templates.TemplateResponse(request, "login.html", {
-        "login_csrf": token, "next": _safe_next(request.query_params.get("next", "")),
+        "login_csrf": token,
+        "next": _safe_next(next_path or request.query_params.get("next", "")),
         **context}, status_code=status_code)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path="/login")
@@ -51,14 +56,14 @@ def login(request: Request, app: App, email: Annotated[str, Form()] = "",
           next: Annotated[str, Form()] = "/app") -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
-        return _login_page(request, 403, error="This sign-in form has expired; please try again.",
-                           email=email)
+        return _login_page(request, 403, next, error="This sign-in form has expired; please "
+                           "try again.", email=email)
     try:
         with app.sessions() as db:
             token, _ = accounts.sign_in(db, email, password)
             db.commit()
     except ServiceError as exc:
-        return _login_page(request, exc.status, error=exc.message.capitalize() + ".",
+        return _login_page(request, exc.status, next, error=exc.message.capitalize() + ".",
                            email=email)
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(request, response, token)

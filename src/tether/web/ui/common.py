@@ -18,11 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from tether.services import accounts
 from tether.services.errors import Forbidden, ServiceError
@@ -36,10 +39,12 @@ LOGIN_CSRF_COOKIE = "tether_login_csrf"
 
 
 class SignInRequired(Exception):
-    """Answered with a redirect to the sign-in page (see app.py)."""
+    """Answered with a redirect to the sign-in page (see app.py); for htmx, an HX-Redirect
+    of the whole page, not a sign-in form swapped into a fragment."""
 
-    def __init__(self, next_path: str) -> None:
+    def __init__(self, next_path: str, htmx: bool = False) -> None:
         self.next_path = next_path
+        self.htmx = htmx
 
 
 @dataclass
@@ -50,6 +55,7 @@ class Page:
     app: AppState
     actor: Actor
     token: str
+    form: FormData | None = None  # a POST's fields (read once, for the CSRF check)
 
     @property
     def csrf(self) -> str:
@@ -99,22 +105,40 @@ def new_login_csrf() -> str:
     return secrets.token_urlsafe(32)
 
 
+def _next_path(request: Request) -> str:
+    """Where to come back after signing in: the page (with its filters) for a GET, the page
+    htmx was polling from, and the dashboard for a form posted after the session ended."""
+    if request.headers.get("hx-request"):
+        current = urlsplit(request.headers.get("hx-current-url", ""))
+        return f"{current.path}?{current.query}" if current.query else current.path or "/app"
+    if request.method != "GET":
+        return "/app"
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
 async def _page(request: Request, app: Annotated[AppState, Depends(state)]) -> Page:
     token = request.cookies.get(COOKIE, "")
     actor = None
     if token:
-        with app.sessions() as db:
-            actor = accounts.session_actor(db, token)
+        # In a thread: a database call on the event loop would stall every request.
+        actor = await run_in_threadpool(_session_actor, app, token)
     if actor is None:
-        raise SignInRequired(request.url.path)
+        raise SignInRequired(_next_path(request), htmx=bool(request.headers.get("hx-request")))
     page = Page(request, app, actor, token)
     if request.method == "POST":
-        form = await request.form()
-        presented = str(form.get("csrf_token") or request.headers.get("x-csrf-token") or "")
+        page.form = await request.form()
+        presented = str(page.form.get("csrf_token") or request.headers.get("x-csrf-token")
+                        or "")
         if not hmac.compare_digest(presented.encode(), page.csrf.encode()):
             raise Forbidden("this form has expired or did not come from Tether (CSRF check "
                             "failed): reload the page and try again")
     return page
+
+
+def _session_actor(app: AppState, token: str) -> Actor | None:
+    with app.sessions() as db:
+        return accounts.session_actor(db, token)
 
 
 async def _admin_page(page: Annotated[Page, Depends(_page)]) -> Page:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData
 
 from tether.services import activity_log
 from tether.services import workspaces as ws
@@ -73,16 +74,19 @@ def role(page: AdminPage, role_id: str) -> HTMLResponse:
 
 
 @router.post("/roles/{role_id}", response_class=HTMLResponse)
-async def save_role(page: AdminPage, role_id: str) -> Response:
-    form = await page.request.form()
+def save_role(page: AdminPage, role_id: str) -> Response:
+    form = page.form or FormData()
     context = _role(page, role_id)
     changes = {"name": str(form.get("name") or ""),
                "settings": settings_from_form(form, context["object_fields"]),
                "members_manage_own": form.get("members_manage_own") == "on",
                "is_default": form.get("is_default") == "on"}
+    # Refused, the page shows what was typed, not what is stored.
+    typed = {**context, "role": {**context["role"], **changes,
+                                 "is_default": context["role"]["is_default"]}}
     return page.act(lambda db: ws.update_role(db, page.actor, role_id, changes),
                     done=f"/app/roles/{role_id}", notice="role_saved", template="role.html",
-                    context=lambda _: context)
+                    context=lambda _: typed)
 
 
 @router.post("/roles/{role_id}/delete", response_class=HTMLResponse)

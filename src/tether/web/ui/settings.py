@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData
 
 from tether.services import workspaces as ws
 from tether.web.ui.common import AdminPage, Page, PageOf
@@ -29,13 +30,15 @@ def settings(page: PageOf) -> HTMLResponse:
 
 
 @router.post("", response_class=HTMLResponse)
-async def save(page: PageOf) -> Response:
-    form = await page.request.form()
+def save(page: PageOf) -> Response:
     context = _context(page)
-    chosen = settings_from_form(form, context["object_fields"])
+    chosen = settings_from_form(page.form or FormData(), context["object_fields"])
+    # Refused, the page shows what was chosen, not what is stored.
+    typed = {**context, "eff": {**context["eff"],
+                                "settings": {**context["eff"]["settings"], **chosen}}}
     return page.act(lambda db: ws.save_own_settings(db, page.actor, chosen),
                     done="/app/settings", notice="settings_saved", template="settings.html",
-                    context=lambda _: context)
+                    context=lambda _: typed)
 
 
 @router.post("/exclusions", response_class=HTMLResponse)
