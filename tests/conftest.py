@@ -113,3 +113,10 @@ def migrated_url(database_url: str) -> str:
     from tether.store.migrate import upgrade
     upgrade(database_url)
     return database_url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main
+    thread until the session ends, and an asyncio.run() in any later test would fail."""
+    browser = Path(__file__).parent / "browser"
+    items.sort(key=lambda item: browser in item.path.parents)
