@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import select
@@ -69,6 +69,18 @@ class PullContext:
     counter: CallCounter
     progress: Progress | None = None
     overlap: dt.timedelta = DEFAULT_OVERLAP
+    writes: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+T = TypeVar("T")
+
+
+async def _write(ctx: PullContext, fn: Callable[[], T]) -> T:
+    """Mirror writes run in a thread, one at a time: waiting for the database (SQLite's one
+    write lock, held by ingest or planning) must not stall the event loop, which serves
+    requests in the embedded layout; and writes stay whole transactions, never interleaved."""
+    async with ctx.writes:
+        return await asyncio.to_thread(fn)
 
 
 def objects_for(db: Session, workspace_id: str) -> list[str]:
@@ -213,11 +225,11 @@ async def _audit_object_once(ctx: PullContext, sobject: str) -> int:
         batch.extend(map(typed, rows))  # the client gives each row a fresh dict
         count += len(rows)
         if len(batch) >= AUDIT_BATCH:
-            flush()
+            await _write(ctx, flush)
             if ctx.progress:
                 ctx.progress(sobject, count, query.records_count)
     if batch:
-        flush()
+        await _write(ctx, flush)
     if ctx.progress:
         ctx.progress(sobject, count, query.records_count)
     with ctx.sessions() as db:
@@ -272,13 +284,18 @@ async def _apply_pages(ctx: PullContext, sobject: str, page: dict[str, Any],
     while True:
         records = [{k: v for k, v in r.items() if k != "attributes"}
                    for r in page.get("records", [])]
-        with ctx.sessions() as db:
-            changed += mirror.upsert(db, ctx.workspace_id, sobject, records)
-            if records:
-                state = _state(db, ctx.workspace_id, sobject)
-                newest = max(str(r["SystemModstamp"]) for r in records)
-                state.watermark = max(filter(None, [state.watermark, newest]))
-            db.commit()
+
+        def apply(records: list[dict[str, Any]] = records) -> int:
+            with ctx.sessions() as db:
+                applied = mirror.upsert(db, ctx.workspace_id, sobject, records)
+                if records:
+                    state = _state(db, ctx.workspace_id, sobject)
+                    newest = max(str(r["SystemModstamp"]) for r in records)
+                    state.watermark = max(filter(None, [state.watermark, newest]))
+                db.commit()
+            return applied
+
+        changed += await _write(ctx, apply)
         next_url = page.get("nextRecordsUrl")
         if page.get("done", True) or not next_url:
             return changed
@@ -304,14 +321,20 @@ async def deletions(ctx: PullContext) -> int:
             CompositeSubrequest("GET", f"sobjects/{o}/deleted/?{params}", f"x_{o}")
             for o in chunk])
         failed = [r for r in results if not r.ok]
-        with ctx.sessions() as db:
-            for result in results:
-                if not result.ok:
-                    continue
-                changed += mirror.mark_deleted(db, ctx.workspace_id, [
-                    (str(r["id"]), format_datetime(parse_datetime(str(r["deletedDate"]))))
-                    for r in result.body.get("deletedRecords", [])])
-            db.commit()
+
+        def apply(results: list[Any] = results) -> int:
+            marked = 0
+            with ctx.sessions() as db:
+                for result in results:
+                    if result.ok:
+                        marked += mirror.mark_deleted(db, ctx.workspace_id, [
+                            (str(r["id"]),
+                             format_datetime(parse_datetime(str(r["deletedDate"]))))
+                            for r in result.body.get("deletedRecords", [])])
+                db.commit()
+            return marked
+
+        changed += await _write(ctx, apply)
         if failed:  # the others are applied; the run still reports the failure
             error = failed[0].error
             raise error if error is not None else SalesforceError(
