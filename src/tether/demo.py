@@ -106,4 +106,5 @@ async def run_demo(salesforce_url: str, port: int, data_dir: Path) -> None:
     print(f"Dashboard: {settings.base_url}/", flush=True)
     print(f"API key: {key}", flush=True)
     print(f"Salesforce: {salesforce_url}", flush=True)
+    print(f"Sign in to the dashboard as {ADMIN}, password {PASSWORD}", flush=True)
     await serving
