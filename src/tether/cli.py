@@ -72,8 +72,9 @@ def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option()] =
         engine.dispose()
     sock = listen(host, settings.port)
     console.print(f"Tether listening on http://{host}:{sock.getsockname()[1]}")
+    # No access log: it is filtered out at "warning" anyway, after costing each request.
     uvicorn.Server(uvicorn.Config(create_app(settings, embedded_worker=worker),
-                                  log_level="warning")).run(sockets=[sock])
+                                  log_level="warning", access_log=False)).run(sockets=[sock])
 
 
 @app.command()

@@ -80,7 +80,8 @@ async def run_demo(salesforce_url: str, port: int, data_dir: Path) -> None:
         key = ws.create_api_key(db, actor)
         db.commit()
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning",
+                                           access_log=False))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.05)
