@@ -52,8 +52,8 @@ def validate(raw_events: Sequence[Any], *, single: bool) -> list[tuple[int, Even
             event = parse_event(raw)
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise Invalid(f"{_location(prefix, err['loc'])}: {err['msg']}",
-                          _location(prefix, err["loc"])) from None
+            where = _location(prefix, err["loc"])
+            raise Invalid(f"{where}: {err['msg']}", where) from None
         nul = _nul_at(raw)
         if nul is not None:
             where = _location(prefix, nul)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -38,8 +38,10 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(worker.run_forever()) if embedded_worker else None
         if embedded_worker:
-            state.wake = worker.runner.wakeup.set
-            state.wake_activity = worker.pipeline.wakeup.set
+            # Through the loop: sync routes call these from the threadpool, and an
+            # asyncio.Event set from another thread may not wake its waiter.
+            state.wake = _from_any_thread(worker.runner.wakeup)
+            state.wake_activity = _from_any_thread(worker.pipeline.wakeup)
         try:
             yield
         finally:
@@ -92,3 +94,12 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(oauth_callback.router)
     return app
+
+
+def _from_any_thread(event: asyncio.Event) -> Callable[[], None]:
+    """Sets the event through its loop, whichever thread calls."""
+    loop = asyncio.get_running_loop()
+
+    def wake() -> None:
+        loop.call_soon_threadsafe(event.set)
+    return wake

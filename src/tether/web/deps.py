@@ -23,8 +23,19 @@ class AppState:
     sessions: sessionmaker[Session]
     vault: Vault
     event_sink: EventSink  # POST /api/v1/events' group commit
-    wake: Callable[[], None] | None = None  # nudges the embedded worker
+    # Set when the worker runs in this process; safe to call from any thread.
+    wake: Callable[[], None] | None = None  # nudges the job runner (syncs)
     wake_activity: Callable[[], None] | None = None  # nudges the activity pipeline
+
+    def nudge_worker(self) -> None:
+        """New jobs were queued: the embedded worker looks now, not at its next poll."""
+        if self.wake is not None:
+            self.wake()
+
+    def nudge_pipeline(self) -> None:
+        """New events or retries: the embedded activity pipeline looks now."""
+        if self.wake_activity is not None:
+            self.wake_activity()
 
 
 async def state(request: Request) -> AppState:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from tether.services import activity_log
 from tether.services.errors import Invalid
 from tether.sync import push, quota
-from tether.web.deps import AppState, Db, Me, State, bearer_key
+from tether.web.deps import Db, Me, State, bearer_key
 
 router = APIRouter(prefix="/api/v1")
 MAX_BODY = 16 * 1024 * 1024
@@ -36,14 +36,9 @@ async def post_events(request: Request, app: State,
     if not isinstance(raw, list):
         raise Invalid("events must be a list", "events")
     accepted = await app.event_sink.submit(key, raw, single=single)
-    _wake(app)
+    app.nudge_pipeline()
     return JSONResponse({"accepted": accepted}, status_code=202)
 
-
-def _wake(app: AppState) -> None:
-    """New work for the activity pipeline (when it runs in this process)."""
-    if app.wake_activity is not None:
-        app.wake_activity()
 
 
 @router.get("/activity-log")
@@ -79,7 +74,7 @@ def activity_detail(activity_id: str, db: Db, actor: Me) -> dict[str, Any]:
 def retry_one(activity_id: str, db: Db, actor: Me, app: State) -> dict[str, Any]:
     count = activity_log.retry(db, actor, activity_id=activity_id)
     db.commit()
-    _wake(app)
+    app.nudge_pipeline()
     return {"retried": count}
 
 
@@ -90,7 +85,7 @@ def retry_all(db: Db, actor: Me, app: State, type: str | None = None, user: str 
     count = activity_log.retry(db, actor, activity_log.filters_from(
         db, actor, None, type, user, role, None, None))
     db.commit()
-    _wake(app)
+    app.nudge_pipeline()
     return {"retried": count}
 
 

@@ -99,8 +99,7 @@ async def sync_now(body: SyncIn, actor: Me, app: State) -> JSONResponse:
     with app.sessions() as db:
         job_id = sync_service.enqueue_sync(db, actor.workspace_id, body.kind)
         db.commit()
-    if app.wake is not None:
-        app.wake()
+    app.nudge_worker()
     job = await sync_service.wait_for_job(app.sessions, job_id)
     with app.sessions() as db:
         # Only a run this request caused: an older one must not pass for its outcome.

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session
 
 from tether.domain.events import EventType
 from tether.services import activity_log
@@ -30,11 +31,17 @@ def _day(value: str, end: bool = False) -> dt.datetime | None:
                                tzinfo=dt.UTC)
 
 
+def _filters(db: Session, page: Page, status: str | None, type: str, user: str, role: str,
+             since: str, until: str) -> activity_log.Filters:
+    """The log's filters from the page's query (dates as days, the last one included)."""
+    return activity_log.filters_from(db, page.actor, status, type, user, role, _day(since),
+                                     _day(until, end=True))
+
+
 def _listing(page: Page, status: str, type: str, user: str, role: str, since: str,
              until: str, cursor: str | None) -> dict[str, Any]:
     with page.app.sessions() as db:
-        filters = activity_log.filters_from(db, page.actor, status, type, user, role,
-                                            _day(since), _day(until, end=True))
+        filters = _filters(db, page, status, type, user, role, since, until)
         listing = activity_log.page(db, page.actor, filters, limit=50, cursor=cursor)
         members = ws.list_members(db, page.actor) if page.actor.is_admin else []
         roles = ws.list_roles(db, page.actor)
@@ -66,8 +73,8 @@ def rows(page: PageOf, status: str = "", type: str = "", user: str = "", role: s
 def export(page: PageOf, status: str = "", type: str = "", user: str = "", role: str = "",
            since: str = "", until: str = "") -> Response:
     with page.app.sessions() as db:
-        filters = activity_log.scoped(db, page.actor, activity_log.filters_from(
-            db, page.actor, status, type, user, role, _day(since), _day(until, end=True)))
+        filters = activity_log.scoped(db, page.actor,
+                                      _filters(db, page, status, type, user, role, since, until))
     return StreamingResponse(
         activity_log.csv_lines(page.app.sessions, page.actor, filters), media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="activity-log.csv"'})
@@ -85,7 +92,7 @@ def retry_one(page: PageOf, activity_id: str) -> Response:
     with page.app.sessions() as db:
         activity_log.retry(db, page.actor, activity_id=activity_id)
         db.commit()
-    _wake(page)
+    page.app.nudge_pipeline()
     return redirect(f"/app/activity/{activity_id}", "retried")
 
 
@@ -95,13 +102,8 @@ def retry_all(page: PageOf, type: str = Query(""), user: str = Query(""),
               ) -> Response:
     """Every errored activity the page's filters show, queued again."""
     with page.app.sessions() as db:
-        activity_log.retry(db, page.actor, activity_log.filters_from(
-            db, page.actor, None, type, user, role, _day(since), _day(until, end=True)))
+        activity_log.retry(db, page.actor,
+                           _filters(db, page, None, type, user, role, since, until))
         db.commit()
-    _wake(page)
+    page.app.nudge_pipeline()
     return redirect("/app/activity", "retried")
-
-
-def _wake(page: Page) -> None:
-    if page.app.wake_activity is not None:
-        page.app.wake_activity()

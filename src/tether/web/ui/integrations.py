@@ -111,8 +111,7 @@ def latest_fields(page: AdminPage) -> Response:
     """'Get latest fields': a fields sync, run by the worker."""
     answer = _act(page, lambda db: sync_service.enqueue_sync(db, page.actor.workspace_id,
                                                              "fields"), "fields_queued")
-    if page.app.wake is not None:
-        page.app.wake()
+    page.app.nudge_worker()
     return answer
 
 

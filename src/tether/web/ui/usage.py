@@ -61,6 +61,5 @@ def sync_now(page: AdminPage, kind: Annotated[str, Form()] = "interval") -> Resp
     with page.app.sessions() as db:
         sync_service.enqueue_sync(db, page.actor.workspace_id, kind)
         db.commit()
-    if page.app.wake is not None:
-        page.app.wake()
+    page.app.nudge_worker()
     return redirect("/app/syncs", "sync_queued")
