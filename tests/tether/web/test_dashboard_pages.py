@@ -4,6 +4,8 @@ the JSON API does, with the same refusals, said on the page."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -31,8 +33,15 @@ def post(client: TestClient, path: str, data: dict[str, str] | None = None,
     return r.status_code, r.url.path, r.text
 
 
-def _db(world: World) -> Session:
-    return session_factory(make_engine(world.url))()
+@contextmanager
+def _db(world: World) -> Iterator[Session]:
+    """A session on the world's database; its engine is disposed after."""
+    engine = make_engine(world.url)
+    try:
+        with session_factory(engine)() as db:
+            yield db
+    finally:
+        engine.dispose()
 
 
 def test_roles_create_rename_default_and_delete(world: World) -> None:
