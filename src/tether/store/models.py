@@ -61,6 +61,12 @@ class Workspace(Base):
     # recipient without a record stays pending, and the matching tie-break.
     api_budget_percent: Mapped[int] = mapped_column(Integer, default=70)
     pending_window_hours: Mapped[int] = mapped_column(Integer, default=24)
+    # A member without a Salesforce connection: their activity waits for them ("wait"), or
+    # is written by the Sync User with OwnerId set to them ("sync_user"); it waits this long.
+    unconnected_activity: Mapped[str] = mapped_column(String(20), default="wait",
+                                                      server_default="wait")
+    unconnected_pending_days: Mapped[int] = mapped_column(Integer, default=30,
+                                                          server_default="30")
     tie_break: Mapped[list[Any] | None]
     # Writes wait until then (budget reached or REQUEST_LIMIT_EXCEEDED), and why.
     writes_paused_until: Mapped[dt.datetime | None]
@@ -297,7 +303,8 @@ class EventRow(Base):
     occurred_at: Mapped[dt.datetime]
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     payload: Mapped[dict[str, Any]]
-    state: Mapped[str] = mapped_column(String(10), default="new")  # new | planned
+    state: Mapped[str] = mapped_column(String(10), default="new")  # new | planned | errored
+    error: Mapped[str | None] = mapped_column(Text)  # why planning it failed (errored)
 
 
 class ActivityRow(Base):
