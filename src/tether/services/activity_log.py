@@ -3,7 +3,6 @@ member or role; the detail of one activity; retrying errored ones; CSV export.""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tether.domain.csv_cells import SafeCsvWriter
 from tether.domain.events import EventType
 from tether.services.errors import Invalid, NotFound
 from tether.services.planning import QUEUED_REASON
@@ -216,10 +216,11 @@ def retry(db: Session, actor: Actor, filters: Filters | None = None,
 def csv_lines(sessions: sessionmaker[Session], actor: Actor, scoped_filters: Filters
               ) -> Iterator[str]:
     """The log as CSV, streamed in pages (never the whole log in memory).  The filters are
-    already :func:`scoped`: the caller checks them before the answer starts."""
+    already :func:`scoped`: the caller checks them before the answer starts.  Recipients and
+    messages come from outside: no cell of theirs runs as a spreadsheet formula."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer = SafeCsvWriter(buffer)
+    writer.header(CSV_COLUMNS)
     f = scoped_filters
     with sessions() as db:
         emails = _emails(db, actor.workspace_id)
@@ -232,7 +233,7 @@ def csv_lines(sessions: sessionmaker[Session], actor: Actor, scoped_filters: Fil
                                              ActivityRow.id.desc()).limit(1000)).all()
             for r in rows:
                 item = item_json(r, emails)
-                writer.writerow([
+                writer.row([
                     item["created_at"], item["occurred_at"], item["user"], r.type,
                     r.recipient, r.status, r.reason, " ".join(item["salesforce_ids"]),
                     r.error_code or "", r.error_message or "", r.attempts, r.event_id, r.id])
