@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from tether.domain.events import DateWindow
 
 
 class Settings(BaseSettings):
@@ -43,11 +48,25 @@ class Settings(BaseSettings):
                                               "between two tries of a write that failed")
     quota_probe_seconds: float = Field(default=60.0, gt=0, description="How often paused "
                                        "writes ask Salesforce whether they may resume")
+    # The dates an event may carry (older or later ones are refused with a 422).
+    event_earliest_date: dt.date = Field(default=dt.date(2000, 1, 1), description="The "
+                                         "earliest occurred_at, meeting or due date accepted")
+    event_max_ahead_hours: float = Field(default=24.0, ge=0, description="How far past now "
+                                         "an event's occurred_at may be (clock skew)")
+    schedule_max_ahead_days: int = Field(default=3650, ge=1, description="How far ahead a "
+                                         "meeting's start and end or a task's due date may be")
     admin_email: str | None = Field(default=None, description="With admin_password: the first "
                                     "admin `tether serve` creates on a new install")
     admin_password: SecretStr | None = None
     port: int = 8000
     emulator_port: int = 8765
+
+    def date_window(self) -> DateWindow:
+        """The dates accepted now."""
+        from tether.domain.events import DateWindow
+        return DateWindow.around(dt.datetime.now(dt.UTC), self.event_earliest_date,
+                                 dt.timedelta(hours=self.event_max_ahead_hours),
+                                 dt.timedelta(days=self.schedule_max_ahead_days))
 
     @property
     def base_url(self) -> str:

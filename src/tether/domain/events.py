@@ -6,12 +6,27 @@ once, here); :func:`problems` adds the checks that depend on the event's type.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Any, Literal
+
+from annotated_types import MaxLen
 
 from tether.domain.exclusions import normalize_email
+
+# Bounds on every string an event carries (RFC 5321 for addresses: 64 + @ + 255, 320 in all).
+EMAIL_LENGTH, LOCAL_PART_LENGTH, DOMAIN_LENGTH = 320, 64, 255
+Address = Annotated[str, MaxLen(EMAIL_LENGTH)]
+Ident = Annotated[str, MaxLen(200)]  # ids of events, meetings, tasks, calls
+MessageIdText = Annotated[str, MaxLen(300)]  # Message-ID and thread id
+Text = Annotated[str, MaxLen(1000)]  # subjects, titles, names, dispositions
+Url = Annotated[str, MaxLen(8192)]
+LongText = Annotated[str, MaxLen(32_000)]  # notes, snippets
+Addresses = Annotated[list[Address], MaxLen(1000)]
 
 
 class EventType(StrEnum):
@@ -49,75 +64,134 @@ MEETING_EVENTS = frozenset({EventType.MEETING_CONFIRMED, EventType.CALENDAR_EVEN
 
 @dataclass(frozen=True)
 class Message:
-    id: str
-    subject: str = ""
-    thread_id: str | None = None
-    to: list[str] = field(default_factory=list)
-    cc: list[str] = field(default_factory=list)
-    bcc: list[str] = field(default_factory=list)
+    id: MessageIdText
+    subject: Text = ""
+    thread_id: MessageIdText | None = None
+    to: Addresses = field(default_factory=list)
+    cc: Addresses = field(default_factory=list)
+    bcc: Addresses = field(default_factory=list)
     is_reply: bool = False
     sent_via: Literal["tether", "mailbox"] = "tether"
-    snippet: str | None = None  # the first lines of the body, for the Task's Description
+    snippet: LongText | None = None  # the first lines of the body, for the Task's Description
 
 
 @dataclass(frozen=True)
 class Sequence:
-    name: str
+    name: Text
     stage: int
 
 
 @dataclass(frozen=True)
 class Meeting:
-    id: str
-    title: str
+    id: Ident
+    title: Text
     start: dt.datetime
     end: dt.datetime
-    organizer: str
-    attendees: list[str] = field(default_factory=list)
-    calendar: str = "primary"
-    location: str | None = None
+    organizer: Address
+    attendees: Addresses = field(default_factory=list)
+    calendar: Text = "primary"
+    location: Text | None = None
     status: Literal["confirmed", "cancelled"] = "confirmed"
 
 
 @dataclass(frozen=True)
 class TaskInfo:
-    id: str
+    id: Ident
     kind: Literal["todo", "call", "email", "linkedin"]
-    subject: str
+    subject: Text
     due: dt.date | None = None
     status: Literal["open", "completed", "deferred"] = "open"
-    who: str | None = None
-    notes: str | None = None
+    who: Address | None = None
+    notes: LongText | None = None
 
 
 @dataclass(frozen=True)
 class Call:
-    to: str
-    id: str | None = None
+    to: Address
+    id: Ident | None = None
     duration_s: int = 0
-    disposition: str | None = None
+    disposition: Text | None = None
     direction: Literal["outbound", "inbound"] = "outbound"
-    notes: str | None = None
+    notes: LongText | None = None
 
 
 @dataclass(frozen=True)
 class Event:
-    id: str
+    id: str  # its length is one of problems()' rules, with its own words
     type: EventType
     occurred_at: dt.datetime
-    user: str
+    user: Address
     message: Message | None = None
     sequence: Sequence | None = None
-    recipient: str | None = None
-    url: str | None = None
-    file_name: str | None = None
+    recipient: Address | None = None
+    url: Url | None = None
+    file_name: Text | None = None
     meeting: Meeting | None = None
     task: TaskInfo | None = None
     call: Call | None = None
 
 
-def problems(event: Event) -> list[tuple[str, str]]:
-    """(field, what is wrong) for each rule of the event's type that it breaks."""
+@dataclass(frozen=True)
+class DateWindow:
+    """The dates an event may carry: when it happened (``occurred_at``) from ``earliest`` to
+    ``latest``; what it schedules (a meeting's start and end, a task's due date) from
+    ``earliest`` to ``latest_scheduled``.  A date outside is a client's mistake, refused."""
+
+    earliest: dt.datetime
+    latest: dt.datetime
+    latest_scheduled: dt.datetime
+
+    @classmethod
+    def around(cls, now: dt.datetime, earliest: dt.date, ahead: dt.timedelta,
+               scheduled_ahead: dt.timedelta) -> DateWindow:
+        start = dt.datetime.combine(earliest, dt.time(), dt.UTC)
+        return cls(start, now + ahead, now + scheduled_ahead)
+
+    def problem(self, value: dt.datetime | dt.date, *, scheduled: bool = False) -> str | None:
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                return None  # the zone's own rule says what is wrong
+            try:
+                when = value.astimezone(dt.UTC)
+            except OverflowError:
+                when = None
+        else:
+            when = dt.datetime.combine(value, dt.time(), dt.UTC)
+        latest = self.latest_scheduled if scheduled else self.latest
+        if when is None or not self.earliest <= when <= latest:
+            return (f"must be from {self.earliest:%Y-%m-%d} to {latest:%Y-%m-%d %H:%M} UTC "
+                    f"({value.isoformat()} is outside)")
+        return None
+
+
+
+def unknown_fields(raw: Any, cls: type = Event, at: str = "") -> Iterator[str]:
+    """The paths of the fields ``raw`` has that ``cls`` (an event, or a part of one) does not:
+    a misspelt field must not vanish silently."""
+    if not isinstance(raw, Mapping):
+        return
+    names = {f.name for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key, value in raw.items():
+        path = f"{at}.{key}" if at else str(key)
+        if key not in names:
+            yield path
+            continue
+        nested = _nested_class(hints[key])
+        if nested is not None:
+            yield from unknown_fields(value, nested, path)
+
+
+def _nested_class(hint: Any) -> type | None:
+    for arg in (hint, *typing.get_args(hint)):
+        if isinstance(arg, type) and dataclasses.is_dataclass(arg):
+            return arg
+    return None
+
+
+def problems(event: Event, window: DateWindow | None = None) -> list[tuple[str, str]]:
+    """(field, what is wrong) for each rule of the event's type that it breaks; with a
+    window, dates outside it too."""
     found: list[tuple[str, str]] = []
 
     def need(ok: object, name: str, what: str) -> None:
@@ -158,7 +232,23 @@ def problems(event: Event) -> list[tuple[str, str]]:
             need(event.call.duration_s >= 0, "call.duration_s", "must not be negative")
     for name, value in _addresses(event):
         need(_is_email(value), name, f"'{value}' is not an email address")
+    if window is not None:
+        for name, when, scheduled in _dates(event):
+            wrong = window.problem(when, scheduled=scheduled)
+            need(wrong is None, name, wrong or "")
     return found
+
+
+def _dates(event: Event) -> list[tuple[str, dt.datetime | dt.date, bool]]:
+    """(field, value, whether it schedules something) for each date the event carries."""
+    out: list[tuple[str, dt.datetime | dt.date, bool]] = [
+        ("occurred_at", event.occurred_at, False)]
+    if event.meeting is not None:
+        out += [("meeting.start", event.meeting.start, True),
+                ("meeting.end", event.meeting.end, True)]
+    if event.task is not None and event.task.due is not None:
+        out.append(("task.due", event.task.due, True))
+    return out
 
 
 def _addresses(event: Event) -> list[tuple[str, str]]:
@@ -183,7 +273,8 @@ def _is_email(value: str | None) -> bool:
     if not value:
         return False
     local, _, domain = value.strip().rpartition("@")
-    return bool(local) and "." in domain and " " not in value.strip()
+    return (bool(local) and "." in domain and " " not in value.strip()
+            and len(local) <= LOCAL_PART_LENGTH and len(domain) <= DOMAIN_LENGTH)
 
 
 def recipients(event: Event) -> list[tuple[str | None, bool]]:

@@ -34,7 +34,10 @@ from tether.domain.matching import (
 )
 from tether.domain.settings import Activity, EffectiveSettings, EmailScope
 
-Status = Literal["queued", "ignored", "pending"]
+Status = Literal["queued", "ignored", "pending", "errored"]
+# What a pending activity waits for.
+NO_RECORD_YET, UNCONNECTED = "no_record", "unconnected"
+NOT_CONNECTED = "NOT_CONNECTED"  # the error code of an activity whose member never connected
 KEY_FOOTER = "Tether activity key: "
 DESCRIPTION_LENGTH = 32_000
 PRIORITY_FIRST, PRIORITY_LAST = 0, 1  # replies, sends, meetings, calls first; tracking last
@@ -66,6 +69,9 @@ class UserContext:
     effective: EffectiveSettings
     connected: bool
     salesforce_user_id: str | None
+    # Not connected, but the workspace has the Sync User write such a member's activity (with
+    # OwnerId set to the member's Salesforce user, found by email when it is written).
+    via_sync_user: bool = False
     excluded_addresses: frozenset[str] = frozenset()
     excluded_domains: frozenset[str] = frozenset()
     tie_break: tuple[TieBreak, ...] = DEFAULT_TIE_BREAK
@@ -77,6 +83,7 @@ class PlannedWrite:
     sobject: Literal["Task", "Event"]
     fields: dict[str, Any]
     related: str | None  # the WhatId's object, for the log
+    owner_email: str | None = None  # OwnerId to be found by this email (via the Sync User)
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class ActivityPlan:
     # Writes of this group (a meeting, a task) that this plan does not repeat are deleted:
     # an attendee removed, a meeting cancelled.
     group: str | None = None
+    cause: str | None = None  # a pending plan's: NO_RECORD_YET or UNCONNECTED
 
 
 @dataclass(frozen=True)
@@ -99,8 +107,10 @@ class PlanInput:
     view: MirrorView
     # (type, message id, recipient) of tracking activities already logged: 'first only'.
     already_logged: frozenset[tuple[str, str, str]] = frozenset()
-    pending_expired: bool = False
+    pending_expired: bool = False  # the activity's wait (for waited_for) is over
     pending_window: dt.timedelta = field(default=dt.timedelta(hours=24))
+    waited_for: str | None = None  # the cause of that wait
+    connection_window: dt.timedelta = field(default=dt.timedelta(days=30))
 
 
 def activity_key(workspace_id: str, *parts: str) -> str:
@@ -122,14 +132,32 @@ def plan(inp: PlanInput) -> list[ActivityPlan]:
     priority = PRIORITY_LAST if event.type.is_tracking else PRIORITY_FIRST
     group = group_of(event)
     whole = _event_refusal(inp)
+    user = inp.user
+    unconnected = not (user.connected and user.salesforce_user_id) and not user.via_sync_user
     out: list[ActivityPlan] = []
     for recipient, is_bcc in recipients(event):
         if whole is not None:
             out.append(ActivityPlan(recipient, "ignored", whole, priority,
                                     group=group if event.type in MEETING_EVENTS else None))
             continue
-        out.append(_plan_recipient(inp, recipient, is_bcc, priority, group))
+        planned = _plan_recipient(inp, recipient, is_bcc, priority, group)
+        if unconnected and planned.status in ("queued", "pending"):
+            planned = _until_connected(inp, recipient, priority, group)
+        out.append(planned)
     return out
+
+
+def _until_connected(inp: PlanInput, recipient: str | None, priority: int,
+                     group: str | None) -> ActivityPlan:
+    """The member has no Salesforce connection: the activity waits for one (never dropped),
+    and is errored, retryable, once the wait is over."""
+    email = inp.user.email
+    if inp.pending_expired and inp.waited_for == UNCONNECTED:
+        days = inp.connection_window.days
+        return ActivityPlan(recipient, "errored", f"{email} did not connect Salesforce within "
+                            f"{days} days; retry once they have", priority, group=group)
+    return ActivityPlan(recipient, "pending", f"{email} has no Salesforce connection yet: "
+                        "logged once they connect", priority, group=group, cause=UNCONNECTED)
 
 
 def _event_refusal(inp: PlanInput) -> str | None:
@@ -138,8 +166,6 @@ def _event_refusal(inp: PlanInput) -> str | None:
     settings = user.effective.settings
     if not user.effective.salesforce_enabled:
         return "the workspace's plan does not include Salesforce (Growth or Enterprise)"
-    if not user.connected or not user.salesforce_user_id:
-        return f"{user.email} has no Salesforce connection"
     activity = _ACTIVITY_OF[event.type]
     if activity not in settings.activities:
         where = (f"the role {user.effective.role_name}" if user.effective.role_name
@@ -193,11 +219,12 @@ def _plan_recipient(inp: PlanInput, recipient: str | None, is_bcc: bool, priorit
         lead = inp.view.converted_without_contact.get(recipient)
         cause = (f"Lead {lead} was converted, and its Contact is not in Salesforce yet"
                  if lead else NO_RECORD)
-        if inp.pending_expired:
+        if inp.pending_expired and inp.waited_for in (None, NO_RECORD_YET):
             hours = int(inp.pending_window.total_seconds() // 3600)
             return ActivityPlan(recipient, "ignored", f"{cause} (waited {hours} h)", priority,
                                 group=group)
-        return ActivityPlan(recipient, "pending", cause, priority, group=group)
+        return ActivityPlan(recipient, "pending", cause, priority, group=group,
+                            cause=NO_RECORD_YET)
     related = related_records(match.person, settings, inp.view, user.salesforce_user_id)
     return _with_writes(inp, recipient, match.person, related, priority, group,
                         {"object": match.person.sobject, "Id": match.person.id,
@@ -228,7 +255,8 @@ def _with_writes(inp: PlanInput, recipient: str | None, person: Person | None,
             else None
         writes.append(PlannedWrite(key, "Event" if event.type in MEETING_EVENTS else "Task",
                                    _fields(inp, key, write_who, target, person),
-                                   target.sobject if target else None))
+                                   target.sobject if target else None,
+                                   inp.user.email if inp.user.via_sync_user else None))
     reason = "logged on " + (f"{person.sobject} {person.id}" if person else "the user's Tasks")
     if related:
         reason += " and " + ", ".join(f"{r.sobject} {r.id}" for r in related)

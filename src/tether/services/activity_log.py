@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tether.domain.csv_cells import SafeCsvWriter
 from tether.domain.events import EventType
 from tether.services.errors import Invalid, NotFound
-from tether.services.planning import QUEUED_REASON
+from tether.services.planning import PLANNING_FAILED, QUEUED_REASON, requeue_event
 from tether.services.workspaces import Actor
 from tether.store.models import (
     ActivityRow,
@@ -198,9 +198,12 @@ def retry(db: Session, actor: Actor, filters: Filters | None = None,
         rows = list(db.scalars(select(ActivityRow).where(_where(actor.workspace_id, f))))
     now = utcnow()
     ids = [r.id for r in rows]
+    with_writes: set[str] = set()
     for start in range(0, len(ids), 500):
-        keys = select(ActivityWriteRef.key).where(
-            ActivityWriteRef.activity_id.in_(ids[start:start + 500]))
+        chunk = ids[start:start + 500]
+        with_writes.update(db.scalars(select(ActivityWriteRef.activity_id).where(
+            ActivityWriteRef.activity_id.in_(chunk))))
+        keys = select(ActivityWriteRef.key).where(ActivityWriteRef.activity_id.in_(chunk))
         for w in db.scalars(select(ActivityWrite).where(
                 ActivityWrite.workspace_id == actor.workspace_id, ActivityWrite.key.in_(keys),
                 ActivityWrite.status == "errored")):
@@ -208,6 +211,14 @@ def retry(db: Session, actor: Actor, filters: Filters | None = None,
             w.error_code = w.error_message = None
             w.error_fields = None
     for r in rows:
+        if r.id not in with_writes:
+            # Errored before any write was planned (planning failed, or the member never
+            # connected in time): the event is planned again from the start.
+            requeue_event(db, actor.workspace_id, r.event_id)
+            if r.error_code == PLANNING_FAILED and r.recipient == "":
+                db.delete(r)  # a stand-in for the event as a whole; planning makes it anew
+                continue
+            r.pending_until = None
         r.status, r.reason, r.error_code, r.error_message = "pending", QUEUED_REASON, None, None
         r.updated_at = now
     return len(rows)

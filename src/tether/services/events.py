@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tether.domain.events import Event, problems
+from tether.domain.events import DateWindow, Event, problems, unknown_fields
 from tether.domain.exclusions import normalize_email
 from tether.services.errors import Forbidden, Invalid
 from tether.services.workspaces import Actor
@@ -34,10 +34,12 @@ def _location(prefix: str, loc: Sequence[int | str]) -> str:
     return out
 
 
-def validate(raw_events: Sequence[Any], *, single: bool) -> list[tuple[int, Event, Any]]:
+def validate(raw_events: Sequence[Any], *, single: bool, window: DateWindow | None = None
+             ) -> list[tuple[int, Event, Any]]:
     """Every event parsed and checked, or Invalid naming the first bad field
     (``events[3].message.to[0]``; for a lone event, ``message.to[0]``).  Each comes with its
-    position in the request, so later errors name it there too."""
+    position in the request, so later errors name it there too.  With a window, a date
+    outside it is refused."""
     if not raw_events:
         raise Invalid("no events: send one event, or {\"events\": [...]} with 1 to 1000",
                       "events")
@@ -48,6 +50,11 @@ def validate(raw_events: Sequence[Any], *, single: bool) -> list[tuple[int, Even
     seen: set[str] = set()
     for i, raw in enumerate(raw_events):
         prefix = "" if single else f"events[{i}]"
+        unknown = next(unknown_fields(raw), None)
+        if unknown is not None:
+            where = _location(prefix, unknown.split("."))
+            raise Invalid(f"{where}: unknown field (the event format is in docs/events.md)",
+                          where)
         try:
             event = parse_event(raw)
         except ValidationError as exc:
@@ -59,7 +66,7 @@ def validate(raw_events: Sequence[Any], *, single: bool) -> list[tuple[int, Even
             where = _location(prefix, nul)
             raise Invalid(f"{where}: contains a NUL character (\\u0000), which cannot be "
                           "stored", where)
-        found = problems(event)
+        found = problems(event, window)
         if found:
             name, what = found[0]
             where = _location(prefix, name.split("."))

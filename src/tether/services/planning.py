@@ -4,6 +4,7 @@ transaction per batch (a crash mid-batch plans it again, to the same activity ke
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,10 +34,20 @@ from tether.store.models import (
 )
 from tether.sync import mirror_view
 
+log = logging.getLogger("tether.planning")
+
 QUEUED_REASON = "queued for Salesforce"
+PLANNING_FAILED = "TETHER_PLANNING_FAILED"  # an activity's error code: see _quarantine
 BATCH = 200
 # A pending recipient whose email the mirror has is looked at again this often at most.
 REPLAN_EVERY = dt.timedelta(seconds=2)
+
+
+@dataclass(frozen=True)
+class _Member:
+    context: planner.UserContext
+    role_id: str | None
+    writer: str  # the membership whose connection writes its activity (itself, or the Sync User)
 
 
 @dataclass
@@ -44,14 +55,34 @@ class _Workspace:
     row: Workspace
     addresses: frozenset[str]
     domains: frozenset[str]
-    users: dict[str, tuple[planner.UserContext, str | None]]
+    users: dict[str, _Member]
+    sync_user_connected: bool = False
+
+    @property
+    def connection_window(self) -> dt.timedelta:
+        return dt.timedelta(days=self.row.unconnected_pending_days)
+
+    def window(self, cause: str | None) -> dt.timedelta:
+        """How long an activity pending for this cause waits."""
+        if cause == planner.UNCONNECTED:
+            return self.connection_window
+        return dt.timedelta(hours=self.row.pending_window_hours)
 
 
 def _workspace(db: Session, workspace_id: str) -> _Workspace | None:
     row = db.get(Workspace, workspace_id)
     if row is None:
         return None
-    return _Workspace(row, *exclusion_lists(db, workspace_id), {})
+    ws = _Workspace(row, *exclusion_lists(db, workspace_id), {})
+    if row.unconnected_activity == "sync_user" and row.sync_user_membership_id:
+        ws.sync_user_connected = _connected(db, row.sync_user_membership_id) is not None
+    return ws
+
+
+def _connected(db: Session, membership_id: str) -> SalesforceConnection | None:
+    conn = db.scalar(select(SalesforceConnection).where(
+        SalesforceConnection.membership_id == membership_id))
+    return conn if conn is not None and conn.status == "connected" else None
 
 
 def tie_break_of(row: Workspace) -> tuple[TieBreak, ...]:
@@ -60,24 +91,23 @@ def tie_break_of(row: Workspace) -> tuple[TieBreak, ...]:
     return tuple(TieBreak(v) for v in row.tie_break)
 
 
-def _user(db: Session, ws: _Workspace, membership_id: str
-          ) -> tuple[planner.UserContext, str | None]:
+def _user(db: Session, ws: _Workspace, membership_id: str) -> _Member:
     cached = ws.users.get(membership_id)
     if cached is not None:
         return cached
     member = db.get(Membership, membership_id)
     user = db.get(User, member.user_id) if member is not None else None
-    conn = db.scalar(select(SalesforceConnection).where(
-        SalesforceConnection.membership_id == membership_id))
-    connected = conn is not None and conn.status == "connected"
+    conn = _connected(db, membership_id)
+    via_sync_user = conn is None and ws.sync_user_connected
     ctx = planner.UserContext(
         workspace_id=ws.row.id, email=user.email if user else "",
         display_name=(user.name or user.email) if user else "",
-        effective=effective_for(db, ws.row.id, membership_id), connected=connected,
+        effective=effective_for(db, ws.row.id, membership_id), connected=conn is not None,
         salesforce_user_id=conn.salesforce_user_id if conn is not None else None,
         excluded_addresses=ws.addresses, excluded_domains=ws.domains,
-        tie_break=tie_break_of(ws.row))
-    ws.users[membership_id] = (ctx, member.role_id if member else None)
+        tie_break=tie_break_of(ws.row), via_sync_user=via_sync_user)
+    writer = str(ws.row.sync_user_membership_id) if via_sync_user else membership_id
+    ws.users[membership_id] = _Member(ctx, member.role_id if member else None, writer)
     return ws.users[membership_id]
 
 
@@ -89,10 +119,54 @@ def plan_new_events(db: Session, limit: int = BATCH) -> int:
     for row in rows:
         by_ws[row.workspace_id].append(row)
     for workspace_id, events in by_ws.items():
-        _plan_batch(db, workspace_id, [(r, None) for r in events])
-        for r in events:
-            r.state = "planned"
+        _plan_isolated(db, workspace_id, [(r, None) for r in events])
     return len(rows)
+
+
+def _plan_isolated(db: Session, workspace_id: str,
+                   items: Sequence[tuple[EventRow, ActivityRow | None]]) -> None:
+    """A batch planned in a savepoint.  If anything in it fails, each event is planned
+    alone, and one that still fails is quarantined: no event, and no workspace, holds back
+    any other."""
+    try:
+        with db.begin_nested():
+            _plan_batch(db, workspace_id, items)
+            for row, only in items:
+                if only is None:
+                    row.state, row.error = "planned", None
+        return
+    except Exception as exc:
+        if len(items) == 1:
+            log.warning("planning event %s failed; quarantined", items[0][0].id,
+                        exc_info=True)
+            _quarantine(db, workspace_id, *items[0], exc)
+            return
+    for item in items:  # outside the handler: a later failure is not chained to this one
+        _plan_isolated(db, workspace_id, [item])
+
+
+def _quarantine(db: Session, workspace_id: str, event: EventRow, only: ActivityRow | None,
+                exc: Exception) -> None:
+    """The event (or, when one recipient was planned again, that activity) is errored with
+    the exception's class and message: in the log, and retryable from it."""
+    why = f"{type(exc).__name__}: {exc}"[:2000]
+    now = utcnow()
+    activity = only
+    if activity is None:
+        event.state, event.error = "errored", why
+        activity = db.scalar(select(ActivityRow).where(
+            ActivityRow.workspace_id == workspace_id, ActivityRow.event_id == event.id,
+            ActivityRow.recipient == ""))
+        if activity is None:
+            activity = ActivityRow(
+                id=new_id(), workspace_id=workspace_id, event_id=event.id,
+                membership_id=event.membership_id, recipient="", type=event.type,
+                occurred_at=event.occurred_at, created_at=now, salesforce_ids=[], attempts=0)
+            db.add(activity)
+    activity.status, activity.error_code, activity.error_message = "errored", PLANNING_FAILED, why
+    activity.reason = f"Tether could not plan this event: {why}"
+    activity.pending_until, activity.updated_at = None, now
+    db.flush()
 
 
 def replan_pending(db: Session, limit: int = 500) -> int:
@@ -103,17 +177,28 @@ def replan_pending(db: Session, limit: int = 500) -> int:
         MirrorRecord.workspace_id == ActivityRow.workspace_id,
         MirrorRecord.email_lower == ActivityRow.recipient,
         MirrorRecord.is_deleted.is_(False)).exists()
+    # A member waited for has connected, or the workspace now writes through the Sync User.
+    connected = select(SalesforceConnection.id).where(
+        SalesforceConnection.membership_id == ActivityRow.membership_id,
+        SalesforceConnection.status == "connected").exists()
+    via_sync_user = select(Workspace.id).where(
+        Workspace.id == ActivityRow.workspace_id,
+        Workspace.unconnected_activity == "sync_user").exists()
+    unconnected = ActivityRow.pending_cause == planner.UNCONNECTED
     due = db.scalars(select(ActivityRow).where(
         ActivityRow.status == "pending", ActivityRow.pending_until.is_not(None),
         (ActivityRow.pending_until <= now)
-        | (found & (ActivityRow.updated_at <= now - REPLAN_EVERY))).limit(limit)).all()
+        | (ActivityRow.updated_at <= now - REPLAN_EVERY) & (
+            (~unconnected | ActivityRow.pending_cause.is_(None)) & found
+            | unconnected & (connected | via_sync_user)))
+        .limit(limit)).all()
     by_ws: dict[str, list[tuple[EventRow, ActivityRow]]] = defaultdict(list)
     for activity in due:
         event = db.get(EventRow, (activity.workspace_id, activity.event_id))
         if event is not None:
             by_ws[activity.workspace_id].append((event, activity))
     for workspace_id, items in by_ws.items():
-        _plan_batch(db, workspace_id, items)
+        _plan_isolated(db, workspace_id, items)
     return len(due)
 
 
@@ -129,26 +214,28 @@ def _plan_batch(db: Session, workspace_id: str,
     emails = {r for _, e, _ in parsed for r, _ in recipients(e)}
     view = mirror_view.build(db, workspace_id, [e for e in emails if e])
     logged = _already_logged(db, workspace_id, [e for _, e, _ in parsed])
-    window = dt.timedelta(hours=ws.row.pending_window_hours)
-    planned: list[tuple[EventRow, Event, ActivityRow | None, str | None,
+    planned: list[tuple[EventRow, Event, ActivityRow | None, _Member,
                         list[planner.ActivityPlan]]] = []
     for row, event, only in parsed:
-        user, role_id = _user(db, ws, row.membership_id)
+        member = _user(db, ws, row.membership_id)
         expired = only is not None and only.pending_until is not None and \
             as_utc(only.pending_until) <= utcnow()
-        plans = planner.plan(planner.PlanInput(event, user, view, frozenset(logged),
-                                               pending_expired=expired, pending_window=window))
+        plans = planner.plan(planner.PlanInput(
+            event, member.context, view, frozenset(logged), pending_expired=expired,
+            pending_window=ws.window(planner.NO_RECORD_YET),
+            waited_for=only.pending_cause if only is not None else None,
+            connection_window=ws.connection_window))
         if only is not None:
             plans = [p for p in plans if (p.recipient or "") == only.recipient]
         for p in plans:
             if p.status == "queued" and event.type in TRACKING and event.message is not None:
                 logged.add((event.type.value, event.message.id, p.recipient or ""))
-        planned.append((row, event, only, role_id, plans))
+        planned.append((row, event, only, member, plans))
     batch = _Batch.load(db, workspace_id, planned)
     touched: list[str] = []  # the writes planned or deleted: their activities' status
     with db.no_autoflush:
-        for row, event, only, role_id, plans in planned:
-            saved = [batch.save(row, event, role_id, p, window) for p in plans]
+        for row, event, only, member, plans in planned:
+            saved = [batch.save(row, event, member, p, ws.window(p.cause)) for p in plans]
             touched += [w.key for p in plans for w in p.writes]
             if only is None:
                 deleted = batch.drop_stale_group_writes(plans)
@@ -186,7 +273,7 @@ class _Batch:
 
     @classmethod
     def load(cls, db: Session, workspace_id: str,
-             planned: Sequence[tuple[EventRow, Event, ActivityRow | None, str | None,
+             planned: Sequence[tuple[EventRow, Event, ActivityRow | None, _Member,
                                      list[planner.ActivityPlan]]]) -> _Batch:
         event_ids = sorted({row.id for row, *_ in planned})
         keys = sorted({w.key for *_, plans in planned for p in plans for w in p.writes})
@@ -218,7 +305,7 @@ class _Batch:
                 .where(ActivityWriteRef.activity_id.in_(chunk))))
         return cls(db, workspace_id, activities, writes, by_group, refs)
 
-    def save(self, row: EventRow, event: Event, role_id: str | None, p: planner.ActivityPlan,
+    def save(self, row: EventRow, event: Event, member: _Member, p: planner.ActivityPlan,
              window: dt.timedelta) -> ActivityRow:
         recipient = p.recipient or ""
         activity = self.activities.get((row.id, recipient))
@@ -233,20 +320,25 @@ class _Batch:
                                    status="pending", reason=QUEUED_REASON)
             self.db.add(activity)
             self.activities[(row.id, recipient)] = activity
-        activity.role_id, activity.group_key, activity.priority = role_id, p.group, p.priority
-        activity.match, activity.updated_at = p.match, now
+        activity.role_id, activity.group_key = member.role_id, p.group
+        activity.priority, activity.match, activity.updated_at = p.priority, p.match, now
         activity.error_code = activity.error_message = None
         if p.status == "pending":
             activity.status, activity.reason = "pending", p.reason
-            if activity.pending_until is None:
-                activity.pending_until = now + window
+            if activity.pending_until is None or activity.pending_cause != p.cause:
+                activity.pending_until = now + window  # a new wait
+            activity.pending_cause = p.cause
             return activity
-        activity.pending_until = None
+        activity.pending_until = activity.pending_cause = None
+        if p.status == "errored":
+            activity.status, activity.reason = "errored", p.reason
+            activity.error_code, activity.error_message = planner.NOT_CONNECTED, p.reason
+            return activity
         if p.status == "ignored":
             activity.status, activity.reason = "ignored", p.reason
             return activity
         for w in p.writes:
-            self._merge_write(row, recipient, p, w)
+            self._merge_write(row, member.writer, recipient, p, w)
             self._link(activity, w.key)
         activity.status, activity.reason = "pending", QUEUED_REASON
         activity.match = {**(p.match or {}), "plan": p.reason}
@@ -258,26 +350,29 @@ class _Batch:
                                          workspace_id=self.workspace_id, key=key))
             self.refs.add((activity.id, key))
 
-    def _merge_write(self, row: EventRow, recipient: str, p: planner.ActivityPlan,
+    def _merge_write(self, row: EventRow, writer: str, recipient: str, p: planner.ActivityPlan,
                      w: planner.PlannedWrite) -> None:
         write = self.writes.get(w.key)
         now = utcnow()
         if write is None:
             write = ActivityWrite(
-                workspace_id=row.workspace_id, key=w.key, membership_id=row.membership_id,
-                sobject=w.sobject, op="upsert", fields=w.fields, recipient=recipient,
-                group_key=p.group, priority=p.priority, status="queued", version=1,
-                sent_version=0, attempts=0, next_attempt_at=now, log=[], created_at=now,
+                workspace_id=row.workspace_id, key=w.key, membership_id=writer,
+                owner_email=w.owner_email, sobject=w.sobject, op="upsert", fields=w.fields,
+                recipient=recipient, group_key=p.group, priority=p.priority, status="queued",
+                version=1, sent_version=0, attempts=0, next_attempt_at=now, log=[], created_at=now,
                 updated_at=now)
             self.db.add(write)
             self.writes[w.key] = write
             if p.group:
                 self.by_group[p.group].append(write)
             return
-        if write.op == "upsert" and write.fields == w.fields and write.status in (
+        fields = w.fields
+        if w.owner_email and write.owner_email == w.owner_email:
+            fields = {**fields, "OwnerId": write.fields.get("OwnerId")}  # found when sent
+        if write.op == "upsert" and write.fields == fields and write.status in (
                 "queued", "sending", "done"):
             return  # planned again, unchanged (a replay, or a re-plan): nothing to send
-        write.fields, write.op, write.version = w.fields, "upsert", write.version + 1
+        write.fields, write.op, write.version = fields, "upsert", write.version + 1
         write.priority, write.updated_at = min(write.priority, p.priority), now
         write.error_code = write.error_message = None
         write.error_fields = None
@@ -369,4 +464,4 @@ def refresh_activities(db: Session, workspace_id: str, keys: Iterable[str]) -> N
 def requeue_event(db: Session, workspace_id: str, event_id: str) -> None:
     """Plan an event again from scratch (its Who or What was gone in Salesforce)."""
     db.execute(update(EventRow).where(EventRow.workspace_id == workspace_id,
-                                      EventRow.id == event_id).values(state="new"))
+                                      EventRow.id == event_id).values(state="new", error=None))

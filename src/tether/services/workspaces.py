@@ -375,26 +375,43 @@ def update_workspace(db: Session, actor: Actor, changes: dict[str, Any]) -> Work
         elif key == "default_role_id":
             ws.default_role_id = get_role_row(db, ws.id, str(value)).id
         elif key == "interval_minutes":
-            if not isinstance(value, int) or isinstance(value, bool) or not 5 <= value <= 1440:
-                raise Invalid("interval_minutes must be from 5 to 1440", "interval_minutes")
-            ws.interval_minutes = value
+            ws.interval_minutes = _whole(value, 5, 1440, key,
+                                         "interval_minutes must be from 5 to 1440")
         elif key == "api_budget_percent":
-            if not isinstance(value, int) or isinstance(value, bool) or not 10 <= value <= 90:
-                raise Invalid("the API budget must be a whole percentage from 10 to 90",
-                              "api_budget_percent")
-            ws.api_budget_percent = value
+            ws.api_budget_percent = _whole(
+                value, 10, 90, key, "the API budget must be a whole percentage from 10 to 90")
             ws.writes_paused_until = None  # the writer checks the new budget at once
             ws.writes_paused_reason = None
         elif key == "pending_window_hours":
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 720:
-                raise Invalid("pending_window_hours must be from 1 to 720",
-                              "pending_window_hours")
-            ws.pending_window_hours = value
+            ws.pending_window_hours = _whole(value, 1, 720, key,
+                                             "pending_window_hours must be from 1 to 720")
+        elif key == "unconnected_activity":
+            ws.unconnected_activity = _unconnected_activity(ws, value)
+        elif key == "unconnected_pending_days":
+            ws.unconnected_pending_days = _whole(
+                value, 1, 365, key, "unconnected_pending_days must be from 1 to 365")
         elif key == "tie_break":
             ws.tie_break = _tie_break(value)
         else:
             raise Invalid(f"unknown workspace setting: {key}", key)
     return ws
+
+
+def _whole(value: Any, low: int, high: int, field: str, message: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise Invalid(message, field)
+    return value
+
+
+def _unconnected_activity(ws: Workspace, value: Any) -> str:
+    """What happens to the activity of a member without a Salesforce connection: it waits
+    until they connect ("wait"), or the Sync User writes it for them ("sync_user")."""
+    if value not in ("wait", "sync_user"):
+        raise Invalid("unconnected_activity must be wait or sync_user", "unconnected_activity")
+    if value == "sync_user" and not ws.sync_user_membership_id:
+        raise Invalid("choose a Sync User first: it writes the activity of members who are "
+                      "not connected", "unconnected_activity")
+    return str(value)
 
 
 def _tie_break(value: Any) -> list[str]:
@@ -413,6 +430,8 @@ def workspace_json(ws: Workspace) -> dict[str, Any]:
             "interval_minutes": ws.interval_minutes,
             "api_budget_percent": ws.api_budget_percent,
             "pending_window_hours": ws.pending_window_hours,
+            "unconnected_activity": ws.unconnected_activity,
+            "unconnected_pending_days": ws.unconnected_pending_days,
             "tie_break": ws.tie_break or [t.value for t in DEFAULT_TIE_BREAK],
             "salesforce": {"org_id": ws.salesforce_org_id,
                            "instance_url": ws.salesforce_instance_url,

@@ -341,6 +341,9 @@ class ActivityRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     occurred_at: Mapped[dt.datetime]
     pending_until: Mapped[dt.datetime | None]
+    # What a pending activity waits for: "no_record" (a Lead or Contact) or "unconnected"
+    # (its member's Salesforce connection); pending_until is when that wait ends.
+    pending_cause: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -357,7 +360,10 @@ class ActivityWrite(Base):
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
                                               primary_key=True)
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
-    membership_id: Mapped[str] = mapped_column(String(32))
+    membership_id: Mapped[str] = mapped_column(String(32))  # who writes it
+    # Written by the Sync User for a member not connected: OwnerId is the active Salesforce
+    # user with this email, looked up (and kept in fields) before the first send.
+    owner_email: Mapped[str | None] = mapped_column(String(320))
     sobject: Mapped[str] = mapped_column(String(10))  # Task | Event
     op: Mapped[str] = mapped_column(String(10), default="upsert")  # upsert | delete
     fields: Mapped[dict[str, Any]]

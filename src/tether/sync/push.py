@@ -160,13 +160,58 @@ class Writer:
         try:
             client = self._client(membership_id)
             reader = self._client(membership_id, reads=True)
+            writes = await self._with_owners(reader, workspace_id, writes, out)
             has_key = await self._has_key_field(reader, workspace_id)
             await self._send(client, reader, workspace_id, writes, has_key, out)
         except SalesforceError as exc:
             await self._call_failed(workspace_id, membership_id, writes, exc, out)
         except Exception as exc:  # e.g. the connection is gone: record, never lose
-            await asyncio.to_thread(self._release, workspace_id, writes, f"{exc}", out)
+            await asyncio.to_thread(self._release, workspace_id, writes,
+                                    f"{type(exc).__name__}: {exc}", out)
         return out
+
+    async def _with_owners(self, reader: SalesforceClient, workspace_id: str,
+                           writes: list[ActivityWrite], out: Outcome) -> list[ActivityWrite]:
+        """The Sync User writes the activity of a member not connected, owned by the active
+        Salesforce user with the member's email: found with one query, and kept in the
+        write before it is first sent (a reconcile looks for its records by OwnerId).  A
+        write whose owner Salesforce does not have is errored, naming the address."""
+        wanted = sorted({str(w.owner_email).lower() for w in writes
+                         if w.owner_email and not w.fields.get("OwnerId")})
+        if not wanted:
+            return writes
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 100):
+            async for row in reader.query("SELECT Id, Email FROM User WHERE IsActive = true "
+                                          f"AND Email IN {in_list(wanted[start:start + 100])}"):
+                found.setdefault(str(row["Email"]).lower(), str(row["Id"]))
+        return await asyncio.to_thread(self._set_owners, workspace_id, writes, found, out)
+
+    def _set_owners(self, workspace_id: str, writes: list[ActivityWrite],
+                    found: dict[str, str], out: Outcome) -> list[ActivityWrite]:
+        now = utcnow()
+        ready: list[ActivityWrite] = []
+        with self.sessions() as db:
+            current = _still_claimed(db, workspace_id, writes)
+            for w in writes:
+                row = current.get(w.key)
+                if row is None:
+                    continue
+                if not row.owner_email or row.fields.get("OwnerId"):
+                    ready.append(w)
+                    continue
+                owner = found.get(row.owner_email.lower())
+                if owner is None:
+                    out.keys.add(row.key)
+                    _error(row, "NO_SALESFORCE_USER", f"Salesforce has no active user with "
+                           f"the email {row.owner_email}, so the Sync User cannot write this "
+                           "activity for them", [], now)
+                    out.errored += 1
+                    continue
+                row.fields = w.fields = {**row.fields, "OwnerId": owner}
+                ready.append(w)
+            _commit(db, workspace_id, writes)
+        return ready
 
     def _claim(self, workspace_id: str, membership_id: str) -> list[ActivityWrite]:
         now, token = utcnow(), new_id()

@@ -31,7 +31,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     sessions = session_factory(engine)
     vault = Vault(settings.effective_secret_key())
     state = AppState(settings=settings, sessions=sessions, vault=vault,
-                     event_sink=EventSink(sessions))
+                     event_sink=EventSink(sessions, settings.date_window))
     worker = build_worker(sessions, vault, settings)
 
     @contextlib.asynccontextmanager

@@ -14,11 +14,13 @@ import asyncio
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tether.domain.events import DateWindow
 from tether.services import events
 from tether.services.workspaces import Actor, authenticate_api_key
 
@@ -37,8 +39,10 @@ class _Job:
 
 
 class EventSink:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session],
+                 window: Callable[[], DateWindow] | None = None) -> None:
         self.sessions = sessions
+        self.window = window  # the dates events may carry, as of now
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -92,7 +96,7 @@ class EventSink:
         answers: list[tuple[_Job, list[str] | BaseException]] = []
         try:
             with self.sessions() as db:
-                seen = _Seen(db)
+                seen = _Seen(db, self.window() if self.window else None)
                 rows: list[dict[str, Any]] = []
                 for job in jobs:
                     try:
@@ -121,8 +125,9 @@ class EventSink:
 class _Seen:
     """Keys and workspaces' members looked up once per group."""
 
-    def __init__(self, db: Session) -> None:
+    def __init__(self, db: Session, window: DateWindow | None) -> None:
         self.db = db
+        self.window = window
         self.actors: dict[str, Actor] = {}
         self.members: dict[str, dict[str, str]] = {}
 
@@ -140,7 +145,7 @@ class _Seen:
 def _check(seen: _Seen, job: _Job) -> tuple[list[str], list[dict[str, Any]]]:
     """A request's accepted ids and rows, or its error (nothing of it is stored then)."""
     actor = seen.actor(job.key)
-    parsed = events.validate(job.raw, single=job.single)
+    parsed = events.validate(job.raw, single=job.single, window=seen.window)
     rows = events.rows_for(actor, parsed, seen.members_of(actor.workspace_id),
                            single=job.single)
     return [event.id for _, event, _ in parsed], rows

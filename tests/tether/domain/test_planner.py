@@ -32,6 +32,8 @@ from tether.domain.matching import (
 from tether.domain.planner import (
     KEY_FOOTER,
     NO_RECORD,
+    NO_RECORD_YET,
+    UNCONNECTED,
     ActivityPlan,
     PlanInput,
     PlannedWrite,
@@ -144,12 +146,39 @@ def whats(p: ActivityPlan) -> list[str | None]:
 
 # refusals for the whole event
 
-def test_not_connected_ignores_every_recipient_naming_the_user() -> None:
+def test_not_connected_waits_for_the_connection_naming_the_user() -> None:
+    """Never dropped: a rep who connects a day late keeps what they did before."""
     plans = run(sent(to=[JANE, "bob@globex.example"]), user(connected=False))
     assert [p.recipient for p in plans] == [JANE, "bob@globex.example"]
     for p in plans:
-        assert p.status == "ignored" and p.writes == ()
+        assert p.status == "pending" and p.writes == () and p.cause == UNCONNECTED
         assert ME in p.reason and "no Salesforce connection" in p.reason
+
+
+def test_not_connected_after_the_wait_is_errored_not_dropped() -> None:
+    p = only(run(sent(), user(connected=False), pending_expired=True,
+                 waited_for=UNCONNECTED, connection_window=dt.timedelta(days=30)))
+    assert p.status == "errored" and p.writes == ()
+    assert "did not connect Salesforce within 30 days" in p.reason
+    # a wait for a record that ended does not error a member who is not connected
+    p = only(run(sent(), user(connected=False), pending_expired=True,
+                 waited_for=NO_RECORD_YET))
+    assert p.status == "pending" and p.cause == UNCONNECTED
+
+
+def test_not_connected_refusals_of_the_settings_still_ignore() -> None:
+    """What would be ignored anyway is ignored at once, connected or not."""
+    plans = run(sent(to=["bob@globex.example"], bcc=[JANE]), user(connected=False))
+    assert {x.recipient: x.status for x in plans} == {"bob@globex.example": "pending",
+                                                     JANE: "ignored"}
+
+
+def test_not_connected_through_the_sync_user_plans_the_writes_for_the_owner() -> None:
+    u = replace(user(connected=False), via_sync_user=True)
+    p = only(run(sent(), u))
+    assert p.status == "queued" and p.writes
+    for w in p.writes:
+        assert w.owner_email == ME and w.fields["OwnerId"] is None
 
 
 def test_plan_without_salesforce_ignores() -> None:
