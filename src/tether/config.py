@@ -60,6 +60,19 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = None
     port: int = 8000
     emulator_port: int = 8765
+    # Sign-in throttling (tether/web/throttle.py, docs/security.md): failed passwords counted.
+    rate_limit_storage: str = Field(default="memory://", description="Where the sign-in "
+                                    "throttle counts (`limits` storage URI): memory:// for "
+                                    "one process, redis://host:6379 shared by several")
+    sign_in_window_seconds: int = Field(default=60, ge=1, description="How long a failed "
+                                        "sign-in counts against the limits below")
+    sign_in_failures_per_address_and_client: int = Field(default=5, ge=1, description="Failed "
+                                                         "sign-ins for one address from one "
+                                                         "client address per window")
+    sign_in_failures_per_address: int = Field(default=30, ge=1, description="Failed sign-ins "
+                                              "for one address from anywhere per window")
+    sign_in_failures_per_client: int = Field(default=20, ge=1, description="Failed sign-ins "
+                                             "from one client address, any address, per window")
 
     def date_window(self) -> DateWindow:
         """The dates accepted now."""
