@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from tests.tether.web.conftest import World
@@ -18,6 +19,7 @@ from tether.store.models import EventRow
 
 ADMIN = "admin@acme.example"
 REP = "rep@acme.example"
+WAITING = "has no Salesforce connection yet: logged once they connect"
 
 
 def email_sent(ident: str, user: str = REP, **kw: Any) -> dict[str, Any]:
@@ -192,6 +194,59 @@ def test_posting_needs_a_key(world: World) -> None:
     assert stored(world) == {}
 
 
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                  "1999-12-31T23:59:59Z", "2999-01-01T00:00:00Z"])
+def test_an_occurred_at_outside_the_window_is_a_422_and_stores_nothing(world: World,
+                                                                       when: str) -> None:
+    """Such a date used to be stored and stop planning for every workspace."""
+    r = post(world, batch(email_sent("ok"), email_sent("far", occurred_at=when)))
+    assert_invalid(r, "events[1].occurred_at")
+    assert "2000-01-01" in r.json()["detail"] and when[:19] in r.json()["detail"]
+    assert stored(world) == {}
+
+
+def test_scheduled_dates_may_be_ahead_but_not_absurdly(world: World) -> None:
+    meeting = {"id": "m1", "title": "Demo", "start": "2027-03-01T10:00:00Z",
+               "end": "2027-03-01T11:00:00Z", "organizer": REP,
+               "attendees": ["jane@globex.example"]}
+    ok = {"id": "mt", "type": "meeting.confirmed", "occurred_at": "2026-11-28T10:00:00Z",
+          "user": REP, "meeting": meeting}
+    assert post(world, ok).status_code == 202  # next quarter's meeting
+    far = {**ok, "id": "mt2", "meeting": {**meeting, "end": "9999-12-31T23:59:59-14:00"}}
+    assert_invalid(post(world, far), "meeting.end")
+    task = {"id": "t1", "type": "task.created", "occurred_at": "2026-11-28T10:00:00Z",
+            "user": REP, "task": {"id": "k1", "kind": "todo", "subject": "Call back",
+                                  "due": "0001-01-01"}}
+    assert_invalid(post(world, task), "task.due")
+
+
+def test_an_unknown_field_is_named_not_dropped(world: World) -> None:
+    r = post(world, email_sent("typo", sequnce={"name": "Q4", "stage": 1}))
+    assert_invalid(r, "sequnce")
+    assert "unknown field" in r.json()["detail"]
+    nested = email_sent("typo2")
+    nested["message"]["subjct"] = "Intro"
+    assert_invalid(post(world, batch(email_sent("ok"), nested)), "events[1].message.subjct")
+    assert stored(world) == {}
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"recipient": "x" * (1024 * 1024) + "@globex.example", "type": "email.opened"},
+     "recipient"),
+    ({"message": {"id": "<m@a.example>", "to": ["a" * 65 + "@globex.example"]}},
+     "message.to[0]"),
+    ({"message": {"id": "<m@a.example>", "to": ["j@" + "d" * 250 + ".example"]}},
+     "message.to[0]"),
+    ({"message": {"id": "<m@a.example>", "subject": "s" * 1001, "to": ["j@g.example"]}},
+     "message.subject"),
+    ({"message": {"id": "<" + "m" * 300 + ">", "to": ["j@g.example"]}}, "message.id"),
+    ({"url": "https://a.example/" + "p" * 9000}, "url"),
+])
+def test_strings_have_bounds(world: World, change: dict[str, Any], field: str) -> None:
+    assert_invalid(post(world, email_sent("long", **change)), field)
+    assert stored(world) == {}
+
+
 # the activity log
 
 def log(world: World, headers: dict[str, str], query: str = "") -> dict[str, Any]:
@@ -207,8 +262,10 @@ def planned(world: World, total: int, timeout: float = 30) -> dict[str, Any]:
     while True:
         body = log(world, world.as_admin(), "?limit=1000")
         # Items and counts are two queries; on SQLite each reads the latest commit, so wait
-        # until a planning transaction that landed between them is in both.
-        if (sum(body["counts"].values()) >= total and not body["counts"]["pending"]
+        # until a planning transaction that landed between them is in both.  Nobody here is
+        # connected: planned items wait for that (pending, never dropped).
+        if (sum(body["counts"].values()) >= total
+                and all(WAITING in i["reason"] for i in body["items"])
                 and len(body["items"]) == sum(body["counts"].values())):
             return body
         assert time.monotonic() < deadline, body
@@ -223,25 +280,25 @@ def post_three(world: World) -> None:
     assert post(world, two).status_code == 202
 
 
-def test_log_without_a_connection_is_ignored_and_scoped_to_the_member(world: World) -> None:
+def test_log_without_a_connection_waits_and_is_scoped_to_the_member(world: World) -> None:
     post_three(world)  # four recipients: r-2 went to two people
     everyone = planned(world, 4)
-    assert everyone["counts"] == {"synced": 0, "ignored": 4, "pending": 0, "errored": 0}
+    assert everyone["counts"] == {"synced": 0, "ignored": 0, "pending": 4, "errored": 0}
     assert len(everyone["items"]) == 4
     by_event = {(i["event_id"], i["recipient"]): i for i in everyone["items"]}
     assert set(by_event) == {("a-1", "jane@globex.example"), ("r-1", "jane@globex.example"),
                              ("r-2", "jane@globex.example"), ("r-2", "bob@globex.example")}
     for (event_id, _), item in by_event.items():
         owner = ADMIN if event_id == "a-1" else REP
-        assert item["status"] == "ignored" and item["type"] == "email.sent"
-        assert owner in item["reason"] and "no Salesforce connection" in item["reason"]
+        assert item["status"] == "pending" and item["type"] == "email.sent"
+        assert item["reason"] == f"{owner} {WAITING}"
         assert item["salesforce_ids"] == [] and item["error_code"] is None
         assert item["user"] == owner
 
     mine = log(world, world.as_member())
     assert {i["event_id"] for i in mine["items"]} == {"r-1", "r-2"}
     assert all(i["user"] == REP for i in mine["items"])
-    assert mine["counts"] == {"synced": 0, "ignored": 3, "pending": 0, "errored": 0}
+    assert mine["counts"] == {"synced": 0, "ignored": 0, "pending": 3, "errored": 0}
     assert sum(mine["counts"].values()) == len(mine["items"])
     # Asking for another member's log gives a member their own.
     assert log(world, world.as_member(), f"?user={ADMIN}")["items"] == mine["items"]
@@ -250,9 +307,9 @@ def test_log_without_a_connection_is_ignored_and_scoped_to_the_member(world: Wor
 def test_log_filters_by_status_and_refuses_unknown_ones(world: World) -> None:
     post_three(world)
     planned(world, 4)
-    assert len(log(world, world.as_admin(), "?status=ignored")["items"]) == 4
+    assert len(log(world, world.as_admin(), "?status=pending")["items"]) == 4
     assert log(world, world.as_admin(), "?status=synced")["items"] == []
-    assert len(log(world, world.as_admin(), "?status=ignored&limit=1")["items"]) == 1
+    assert len(log(world, world.as_admin(), "?status=pending&limit=1")["items"]) == 1
     bad = world.client.get("/api/v1/activity-log?status=bogus", headers=world.as_admin())
     assert bad.status_code == 422 and bad.json()["field"] == "status"
 
@@ -270,7 +327,7 @@ def test_log_as_csv(world: World) -> None:
     assert sorted((x["event_id"], x["recipient"]) for x in records) == [
         ("a-1", "jane@globex.example"), ("r-1", "jane@globex.example"),
         ("r-2", "bob@globex.example"), ("r-2", "jane@globex.example")]
-    assert {x["status"] for x in records} == {"ignored"}
+    assert {x["status"] for x in records} == {"pending"}
     assert all("no Salesforce connection" in x["reason"] for x in records)
     # A member exports their own only.
     own = world.client.get("/api/v1/activity-log.csv", headers=world.as_member())
