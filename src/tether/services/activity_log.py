@@ -24,6 +24,8 @@ from tether.store.models import (
     EventRow,
     Membership,
     User,
+    as_utc,
+    iso,
     utcnow,
 )
 
@@ -54,13 +56,16 @@ def filters_from(db: Session, actor: Actor, status: str | None, type: str | None
                  until: dt.datetime | None) -> Filters:
     """Filters from a request's parameters (empty means none; naive datetimes are UTC)."""
     return Filters(status or None, type or None, member_id_for(db, actor, user), role or None,
-                   _utc(since), _utc(until))
+                   _utc(since, "since"), _utc(until, "until"))
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
+def _utc(value: dt.datetime | None, field: str) -> dt.datetime | None:
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    try:
+        return as_utc(value)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 has no UTC time
+        raise Invalid(f"{field} is out of range: {value.isoformat()}", field) from None
 
 
 def scoped(db: Session, actor: Actor, filters: Filters) -> Filters:
@@ -125,8 +130,8 @@ def item_json(row: ActivityRow, emails: dict[str, str]) -> dict[str, Any]:
             "salesforce_ids": list(row.salesforce_ids or []), "error_code": row.error_code,
             "error_message": row.error_message, "attempts": row.attempts,
             "user": emails.get(row.membership_id), "role_id": row.role_id,
-            "occurred_at": row.occurred_at.isoformat(), "created_at": row.created_at.isoformat(),
-            "updated_at": row.updated_at.isoformat(),
+            "occurred_at": iso(row.occurred_at), "created_at": iso(row.created_at),
+            "updated_at": iso(row.updated_at),
             "matched": {k: (row.match or {}).get(k) for k in ("object", "Id", "reason")}
             if row.match else None}
 
@@ -155,7 +160,7 @@ def page(db: Session, actor: Actor, filters: Filters, *, limit: int = 50,
         select(ActivityRow.status, func.count()).where(
             _where(actor.workspace_id, f, with_status=False)).group_by(ActivityRow.status))})
     return {"items": [item_json(r, emails) for r in rows], "counts": counts,
-            "next_cursor": f"{rows[-1].created_at.isoformat()}~{rows[-1].id}"
+            "next_cursor": f"{iso(rows[-1].created_at)}~{rows[-1].id}"
             if more and rows else None}
 
 

@@ -28,6 +28,7 @@ from tether.store.models import (
     SalesforceConnection,
     Workspace,
     as_utc,
+    iso,
     utcnow,
 )
 from tether.sync import quota
@@ -184,7 +185,7 @@ def connection_json(row: SalesforceConnection | None) -> dict[str, Any]:
             "salesforce_user_id": row.salesforce_user_id, "org_id": row.org_id,
             "instance_url": row.instance_url, "sandbox": row.sandbox,
             "last_error": row.last_error,
-            "connected_at": row.connected_at.isoformat()}
+            "connected_at": iso(row.connected_at)}
 
 
 def get_connection(db: Session, membership_id: str) -> SalesforceConnection | None:

@@ -18,9 +18,11 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -33,13 +35,34 @@ def utcnow() -> dt.datetime:
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:
-    """Datetimes read back from SQLite come without their zone; they were stored as UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    """A datetime in UTC; one without a zone was stored as UTC."""
+    return value.astimezone(dt.UTC) if value.tzinfo is not None else value.replace(
+        tzinfo=dt.UTC)
+
+
+def iso(value: dt.datetime) -> str:
+    """ISO 8601 in UTC with its offset as ``Z``: every datetime Tether answers with."""
+    return as_utc(value).isoformat().replace("+00:00", "Z")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stored in UTC, read back in UTC with its zone on every database (SQLite keeps no zone:
+    a datetime in another offset would be stored as its wall-clock time)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect
+                           ) -> dt.datetime | None:
+        return as_utc(value) if value is not None else None
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect
+                             ) -> dt.datetime | None:
+        return as_utc(value) if value is not None else None
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON,
-                           dt.datetime: DateTime(timezone=True)}
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, dt.datetime: UTCDateTime}
 
 
 class Workspace(Base):

@@ -40,6 +40,7 @@ from tether.store.models import (
     ActivityWriteRef,
     FieldMetadata,
     as_utc,
+    iso,
     new_id,
     utcnow,
 )
@@ -335,7 +336,7 @@ class Writer:
                 if row is None:
                     continue
                 out.keys.add(row.key)
-                entry: dict[str, Any] = {"at": now.isoformat(), "action": action}
+                entry: dict[str, Any] = {"at": iso(now), "action": action}
                 if result.success:
                     entry.update(result="ok", id=result.id)
                     if action != "delete":
@@ -435,7 +436,7 @@ class Writer:
                 row = current.get(w.key)
                 if row is not None:
                     row.lease_until = until
-                    _log(row, {"at": utcnow().isoformat(), "action": "create",
+                    _log(row, {"at": iso(utcnow()), "action": "create",
                                "result": "unknown", "code": exc.error_code,
                                "message": exc.message})
             db.commit()
@@ -472,7 +473,7 @@ class Writer:
                     row.attempts = max(0, row.attempts - 1)
                     row.status, row.claim, row.lease_until = "queued", None, None
                     continue
-                _log(row, {"at": now.isoformat(), "result": "retry", "message": error})
+                _log(row, {"at": iso(now), "result": "retry", "message": error})
                 if row.attempts >= MAX_ATTEMPTS:
                     _error(row, error.partition(":")[0], error, [], now)
                     out.errored += 1
@@ -533,12 +534,12 @@ class Writer:
                 out.keys.add(row.key)
                 if w.key in found:
                     row.sf_id = found[w.key]
-                    _log(row, {"at": now.isoformat(), "action": "reconcile",
+                    _log(row, {"at": iso(now), "action": "reconcile",
                                "result": "found", "id": row.sf_id})
                     _settle(row, done=True, now=now)
                     out.done += 1
                 else:
-                    _log(row, {"at": now.isoformat(), "action": "reconcile",
+                    _log(row, {"at": iso(now), "action": "reconcile",
                                "result": "not found; sent again" if row.status == "sending"
                                else "check of a missing record unfinished; sent again"})
                     row.status, row.claim, row.lease_until = "queued", None, None

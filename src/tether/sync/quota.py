@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tether.store.models import ApiUsage, Workspace, as_utc, utcnow
+from tether.store.models import ApiUsage, Workspace, as_utc, iso, utcnow
 
 MIN_BUDGET, MAX_BUDGET = 10, 90
 
@@ -131,12 +131,12 @@ def usage_json(db: Session, workspace_id: str, queued: int) -> dict[str, Any]:
         "org": {"used": used, "max": maximum, "remaining": max(0, maximum - used)},
         # The same, flat (the first version of this answer).
         "org_used": used, "org_max": maximum, "org_remaining": max(0, maximum - used),
-        "updated_at": usage.updated_at.isoformat() if usage else None,
+        "updated_at": iso(usage.updated_at) if usage else None,
         "budget": {"percent": ws.api_budget_percent, "calls": budget_calls,
                    "remaining": max(0, budget_calls - used)},
         "paused": ws.writes_paused_until is not None,
         "paused_reason": ws.writes_paused_reason,
-        "paused_until": ws.writes_paused_until.isoformat() if ws.writes_paused_until else None,
+        "paused_until": iso(ws.writes_paused_until) if ws.writes_paused_until else None,
         "queued_writes": queued,
         "forecast": {"tether_calls_today": forecast, "calls_per_hour": round(rate, 1),
                      "hours_until_budget": round(hours_to_budget, 1)

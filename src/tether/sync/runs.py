@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tether.store.models import SyncRun, utcnow
+from tether.store.models import SyncRun, iso, utcnow
 
 KINDS = ("audit", "interval", "realtime", "deletions", "fields")
 
@@ -34,8 +34,8 @@ def finish_run(db: Session, run: SyncRun, outcome: str, *, records_changed: int 
 
 
 def run_json(run: SyncRun) -> dict[str, Any]:
-    return {"id": run.id, "kind": run.kind, "started_at": run.started_at.isoformat(),
-            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    return {"id": run.id, "kind": run.kind, "started_at": iso(run.started_at),
+            "finished_at": iso(run.finished_at) if run.finished_at else None,
             "outcome": run.outcome, "records_changed": run.records_changed,
             "api_calls": run.api_calls, "error": run.error}
 

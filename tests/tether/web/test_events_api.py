@@ -332,3 +332,42 @@ def test_log_as_csv(world: World) -> None:
     # A member exports their own only.
     own = world.client.get("/api/v1/activity-log.csv", headers=world.as_member())
     assert len(list(csv.reader(io.StringIO(own.text)))) == 1 + 3
+
+
+def _datetimes(value: Any) -> list[str]:
+    """Every string in a JSON value that reads as a datetime."""
+    if isinstance(value, dict):
+        return [d for v in value.values() for d in _datetimes(v)]
+    if isinstance(value, list):
+        return [d for v in value for d in _datetimes(v)]
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        return [value]
+    return []
+
+
+def test_every_datetime_out_carries_its_offset(world: World) -> None:
+    """occurred_at came back as 2026-11-28T10:00:00 (no zone) on SQLite."""
+    post_three(world)
+    body = planned(world, 4)
+    item = body["items"][0]
+    assert item["occurred_at"] == "2026-11-28T10:00:00Z"
+    detail = world.client.get(f"/api/v1/activity-log/{item['id']}",
+                              headers=world.as_admin()).json()
+    found = _datetimes(body) + _datetimes(detail)
+    for path in ("/api/v1/api-keys", "/api/v1/workspace", "/api/v1/salesforce/usage",
+                 "/api/v1/salesforce/sync-runs"):
+        r = world.client.get(path, headers=world.as_admin())
+        assert r.status_code == 200, (path, r.text)
+        found += _datetimes(r.json())
+    csv_rows = list(csv.DictReader(io.StringIO(world.client.get(
+        "/api/v1/activity-log.csv", headers=world.as_admin()).text)))
+    found += [row[c] for row in csv_rows for c in ("created_at", "occurred_at")]
+    assert len(found) > 10
+    assert all(d.endswith("Z") for d in found), [d for d in found if not d.endswith("Z")]
+
+
+def test_an_extreme_filter_date_is_a_422(world: World) -> None:
+    for field in ("since", "until"):
+        r = world.client.get("/api/v1/activity-log", headers=world.as_admin(),
+                             params={field: "0001-01-01T00:00:00+14:00"})
+        assert_invalid(r, field)

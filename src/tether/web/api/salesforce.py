@@ -13,7 +13,7 @@ from tether.services import connection, custom_objects
 from tether.services import sync as sync_service
 from tether.services import workspaces as ws
 from tether.services.errors import Invalid, NotFound
-from tether.store.models import FieldMetadata, utcnow
+from tether.store.models import FieldMetadata, iso, utcnow
 from tether.sync import mirror
 from tether.sync.runs import recent_runs, run_json
 from tether.web.deps import Db, Me, State
@@ -136,7 +136,7 @@ def fields(sobject: str, db: Db, actor: Me) -> dict[str, Any]:
     row = db.get(FieldMetadata, (actor.workspace_id, sobject))
     if row is None:
         raise NotFound(f"no field metadata for {sobject}: run the fields sync", "sobject")
-    return {"sobject": sobject, "fetched_at": row.fetched_at.isoformat(),
+    return {"sobject": sobject, "fetched_at": iso(row.fetched_at),
             "layout_required": row.layout_required,
             "fields": [{k: f.get(k) for k in ("name", "label", "type", "length", "nillable",
                                               "createable", "updateable", "referenceTo",
