@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -19,7 +20,7 @@ from sfemu import launch
 from tether.config import Settings
 from tether.jobs.queue import EmbeddedQueue, finish
 from tether.net import listen
-from tether.security import Vault
+from tether.security import Vault, make_private_dir, secure_data_dir
 from tether.services import accounts
 from tether.services import sync as sync_service
 from tether.services.errors import ServiceError
@@ -34,13 +35,17 @@ console = Console()
 
 
 def _settings(**overrides: Any) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """The configuration, with the data directory's existing files made private (they may
+    come from a version that left them readable by all)."""
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    secure_data_dir(settings.data_dir)
+    return settings
 
 
 @app.command()
 def migrate() -> None:
     """Bring the database (TETHER_DATABASE_URL) to the current schema."""
-    settings = Settings()
+    settings = _settings()
     upgrade(settings.effective_database_url)
     console.print(f"migrated {_without_password(settings.effective_database_url)}")
 
@@ -81,7 +86,7 @@ def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option()] =
 def worker() -> None:
     """The worker alone (syncs on their schedules, the activity pipeline), for a split
     deployment."""
-    settings = Settings()
+    settings = _settings()
     sessions = session_factory(make_engine(settings.effective_database_url))
     vault = Vault(settings.effective_secret_key())
     console.print("Tether worker running")
@@ -93,7 +98,7 @@ def sync(kind: Annotated[str, typer.Argument(help="audit | interval | deletions 
          workspace: Annotated[str | None, typer.Option(help="Workspace id (default: the "
                                                              "only one)")] = None) -> None:
     """Run one sync now, with progress; waits its turn if the workspace is syncing."""
-    settings = Settings()
+    settings = _settings()
     sessions = session_factory(make_engine(settings.effective_database_url))
     vault = Vault(settings.effective_secret_key())
     with sessions() as db:
@@ -158,8 +163,9 @@ def demo(port: int = 8000, emulator_port: int = 8765,
     signal.signal(signal.SIGTERM, stop)
     emulator: subprocess.Popen[str] | None = None
     base = salesforce_url
+    make_private_dir(data_dir)
+    secure_data_dir(data_dir)
     if base is None:
-        data_dir.mkdir(parents=True, exist_ok=True)
         try:
             emulator, base = launch.start("--port", str(emulator_port), "--db",
                                           str(data_dir / "sfemu.db"), "--seed", str(seed))
@@ -193,4 +199,7 @@ def _without_password(url: str) -> str:
 
 
 def main() -> None:
+    # What Tether creates (the database, its key, the demo's emulator database, in a child
+    # that inherits this) is its owner's alone, whatever the shell's umask.
+    os.umask(0o077)
     app()

@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from tether.security import SQLITE_COMPANIONS, create_private_file, make_private_dir, tighten
 
 
 def make_engine(url: str, **kw: Any) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = make_url(url).database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            _private_database_file(Path(path))
         # Connections are kept, not opened per request: a new one runs the pragmas below and
         # parses the schema on its first query (the web threadpool has up to 40 threads).
         kw.setdefault("pool_size", 40)
@@ -37,6 +39,16 @@ def make_engine(url: str, **kw: Any) -> Engine:
             cur.close()
         return engine
     return create_engine(url, pool_pre_ping=True, **kw)
+
+
+def _private_database_file(path: Path) -> None:
+    """The database readable by its owner only: created 0600 before SQLite opens it (an empty
+    file is an empty database), since SQLite gives its -wal, -shm and -journal the main file's
+    permissions; existing ones, perhaps from before, are tightened."""
+    make_private_dir(path.parent)
+    create_private_file(path)
+    for companion in SQLITE_COMPANIONS:
+        tighten(path.with_name(path.name + companion))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
