@@ -269,3 +269,24 @@ def test_custom_objects_are_checked_before_salesforce(world: World) -> None:
     status, _, page = post(world.client, "/app/integrations/custom-objects",
                            {"sobject": "Project__c", "relationship_fields": ""})
     assert status == 422 and "relationship fields" in page
+
+
+def test_members_not_connected_setting(world: World) -> None:
+    sign_in(world.client, ADMIN)
+    page = world.client.get("/app/integrations").text
+    assert "Members not connected yet" in page and 'value="30"' in page
+    # No Sync User yet (nobody is connected): the Sync User cannot write for anyone.
+    status, _, page = post(world.client, "/app/integrations/unconnected",
+                           {"unconnected_activity": "sync_user",
+                            "unconnected_pending_days": "30"})
+    assert status == 422 and "choose a Sync User first" in page
+    status, _, page = post(world.client, "/app/integrations/unconnected",
+                           {"unconnected_activity": "wait", "unconnected_pending_days": "0"})
+    assert status == 422 and "unconnected_pending_days must be from 1 to 365" in page
+    status, _, page = post(world.client, "/app/integrations/unconnected",
+                           {"unconnected_activity": "wait", "unconnected_pending_days": "10"})
+    assert status == 200 and "Saved: what happens to the activity" in page
+    with _db(world) as db:
+        workspace = db.get(Workspace, world.workspace_id)
+        assert workspace is not None and workspace.unconnected_pending_days == 10
+        assert workspace.unconnected_activity == "wait"

@@ -109,3 +109,20 @@ def test_workspaces_are_isolated(world: World, tmp_path: Path) -> None:
                    json={"name": "Hijack"}).status_code == 404
     emails = [m["email"] for m in c.get("/api/v1/members", headers=world.as_admin()).json()]
     assert emails == ["admin@acme.example", "rep@acme.example"]
+
+
+def test_every_string_the_workspace_api_takes_has_a_bound(world: World) -> None:
+    long = "x" * 5000
+    admin = world.as_admin()
+    r = world.client.patch("/api/v1/workspace", json={"name": long}, headers=admin)
+    assert r.status_code == 422 and r.json()["field"] == "name"
+    role = world.client.get("/api/v1/workspace", headers=admin).json()["default_role_id"]
+    r = world.client.patch(f"/api/v1/roles/{role}", json={"name": long}, headers=admin)
+    assert r.status_code == 422 and r.json()["field"] == "name"
+    r = world.client.put("/api/v1/salesforce/sync-user", json={"membership_id": long},
+                         headers=admin)
+    assert r.status_code == 422
+    r = world.client.post("/api/v1/salesforce/custom-objects",
+                          json={"sobject": long, "relationship_fields": []}, headers=admin)
+    assert r.status_code == 422
+    assert world.client.get("/api/v1/workspace", headers=admin).json()["name"] == "Acme"

@@ -3,11 +3,11 @@ custom objects, sync runs, lookup)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from tether.services import connection, custom_objects
 from tether.services import sync as sync_service
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1/salesforce")
 
 class SyncUserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    membership_id: str
+    membership_id: str = Field(min_length=1, max_length=64)
 
 
 @router.get("/lookup")
@@ -71,8 +71,8 @@ class SyncIn(BaseModel):
 
 class CustomObjectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    sobject: str  # checked by the service (the dashboard's form goes there too)
-    relationship_fields: list[str]
+    sobject: str = Field(max_length=80)  # checked by the service (the dashboard's form too)
+    relationship_fields: list[Annotated[str, Field(max_length=80)]] = Field(max_length=100)
 
 
 @router.get("/connection")

@@ -86,6 +86,22 @@ def sync_user(page: AdminPage, membership_id: Annotated[str, Form()] = "") -> Re
                 "sync_user_set")
 
 
+@router.post("/unconnected", response_class=HTMLResponse)
+def unconnected(page: AdminPage, unconnected_activity: Annotated[str, Form()] = "wait",
+                unconnected_pending_days: Annotated[str, Form()] = "30") -> Response:
+    """What happens to the activity of members not connected yet (the API's workspace
+    settings of the same names)."""
+    def change(db: Session) -> object:
+        try:
+            days = int(unconnected_pending_days)
+        except ValueError:
+            raise Invalid("the days must be a whole number from 1 to 365",
+                          "unconnected_pending_days") from None
+        return ws.update_workspace(db, page.actor, {
+            "unconnected_activity": unconnected_activity, "unconnected_pending_days": days})
+    return _act(page, change, "unconnected_set")
+
+
 @router.post("/api-keys", response_class=HTMLResponse)
 def create_key(page: PageOf) -> HTMLResponse:
     return _shown_once(page, lambda db: ws.create_api_key(db, page.actor), "new_key")
