@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from tether.domain import planner
@@ -177,20 +177,25 @@ def replan_pending(db: Session, limit: int = 500) -> int:
         MirrorRecord.workspace_id == ActivityRow.workspace_id,
         MirrorRecord.email_lower == ActivityRow.recipient,
         MirrorRecord.is_deleted.is_(False)).exists()
-    # A member waited for has connected, or the workspace now writes through the Sync User.
+    # A member waited for has connected, or the workspace now has a connected Sync User
+    # write for members who are not.
     connected = select(SalesforceConnection.id).where(
         SalesforceConnection.membership_id == ActivityRow.membership_id,
         SalesforceConnection.status == "connected").exists()
-    via_sync_user = select(Workspace.id).where(
+    via_sync_user = select(Workspace.id).join(
+        SalesforceConnection,
+        SalesforceConnection.membership_id == Workspace.sync_user_membership_id).where(
         Workspace.id == ActivityRow.workspace_id,
-        Workspace.unconnected_activity == "sync_user").exists()
+        Workspace.unconnected_activity == "sync_user",
+        SalesforceConnection.status == "connected").exists()
     unconnected = ActivityRow.pending_cause == planner.UNCONNECTED
+    may_land = or_(
+        and_(ActivityRow.pending_cause.is_distinct_from(planner.UNCONNECTED), found),
+        and_(unconnected, or_(connected, via_sync_user)))
     due = db.scalars(select(ActivityRow).where(
         ActivityRow.status == "pending", ActivityRow.pending_until.is_not(None),
-        (ActivityRow.pending_until <= now)
-        | (ActivityRow.updated_at <= now - REPLAN_EVERY) & (
-            (~unconnected | ActivityRow.pending_cause.is_(None)) & found
-            | unconnected & (connected | via_sync_user)))
+        or_(ActivityRow.pending_until <= now,
+            and_(ActivityRow.updated_at <= now - REPLAN_EVERY, may_land)))
         .limit(limit)).all()
     by_ws: dict[str, list[tuple[EventRow, ActivityRow]]] = defaultdict(list)
     for activity in due:
