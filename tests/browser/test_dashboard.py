@@ -1,9 +1,10 @@
 """The guide, walked in a real browser: an admin signs in, connects Salesforce through sfemu's
 login page, picks the Sync User, creates the workspace API token and an API key, configures a
-role (opens off, opportunities only when the rep owns them) and assigns a rep; the rep's
-events show up in the activity log with the right statuses and reasons; the rep sees the
-role's settings read-only and is refused the admin pages; a form posted without its CSRF
-token is refused.  Every page is saved as a screenshot in artifacts/screenshots/."""
+role (opens off, opportunities only when the rep owns them) and invites a rep in it, who
+accepts with a password of their own; the rep's events show up in the activity log with the
+right statuses and reasons; the rep sees the role's settings read-only and is refused the
+admin pages; a form posted without its CSRF token is refused.  Every page is saved as a
+screenshot in artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -132,7 +133,8 @@ def test_admin_and_rep_walk_the_guide(dashboard: Tether, browser: Browser,
     page.goto(f"{base}/app/integrations")
     shot(page, "integrations-not-connected")
     _connect_salesforce(page, base, org["admin"])
-    page.get_by_label("Sync User").select_option(label=f"{org['admin']} ({org['admin']})")
+    page.get_by_label("Sync User", exact=True).select_option(
+        label=f"{org['admin']} ({org['admin']})")
     page.get_by_role("button", name="Save Sync User").click()
     expect(page.get_by_role("status").first).to_have_text("Sync User saved.")
     page.get_by_role("button", name="Create workspace API token").click()
@@ -172,16 +174,25 @@ def test_admin_and_rep_walk_the_guide(dashboard: Tether, browser: Browser,
     shot(page, "role-salesforce-settings")
     page.goto(f"{base}/app/members")
     page.get_by_label("Email").fill(org["rep"])
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.locator("#new-role").select_option(label="Reps")
-    page.get_by_role("button", name="Add member").click()
-    expect(page.get_by_role("status").first).to_have_text("Member added.")
+    page.get_by_role("button", name="Invite member").click()
+    expect(page.get_by_role("status").first).to_contain_text("it is shown once")
+    invite_url = page.locator("#invite-url").inner_text().strip()
+    expect(page.locator("tr", has_text=org["rep"])).to_contain_text("Reps")  # pending
     shot(page, "members-and-roles")
 
-    # The rep: connects, sees the role's settings read-only, is refused admin pages.
+    # The rep: accepts the invitation with a password of their own choosing, connects, sees
+    # the role's settings read-only, is refused admin pages.
     rep = browser.new_context(ignore_https_errors=True, viewport={"width": 1366, "height": 900})
     rep_page = rep.new_page()
-    _sign_in(rep_page, base, org["rep"])
+    rep_page.goto(invite_url)
+    expect(rep_page.get_by_role("heading", name="Join Acme on Tether")).to_be_visible()
+    rep_page.get_by_label("Your name").fill("Rep")
+    rep_page.get_by_label(re.compile("^Password")).fill(PASSWORD)
+    shot(rep_page, "invitation")
+    rep_page.get_by_role("button", name="Create account and join").click()
+    expect(rep_page.get_by_role("status").first).to_have_text(
+        "Welcome: you joined the workspace.")
     _connect_salesforce(rep_page, base, org["rep"])
     rep_page.goto(f"{base}/app/settings")
     expect(rep_page.get_by_text("reach out to your administrator")).to_be_visible()

@@ -36,3 +36,10 @@ class Conflict(ServiceError):
 class Unauthorized(ServiceError):
     status = 401
     code = "unauthorized"
+
+
+class Gone(ServiceError):
+    """It existed, and cannot be used any more (an invitation used, revoked or expired)."""
+
+    status = 410
+    code = "gone"

@@ -1,4 +1,5 @@
-"""Workspaces, members, API keys, roles, exclusions and effective settings (C1, C2, C5)."""
+"""Workspaces, members and invitations, API keys, roles, exclusions and effective settings
+(C1, C2, C5)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from tether.domain.exclusions import exclusion_reason, normalize_email
@@ -25,15 +26,19 @@ from tether.store.models import (
     ApiKey,
     CustomObjectConfig,
     Exclusion,
+    Invitation,
     Membership,
     RoleRow,
     User,
     Workspace,
     as_utc,
+    iso,
     utcnow,
 )
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 8
+INVITATION_LIFETIME = dt.timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,8 @@ def _plan(value: str) -> Plan:
 
 def create_workspace(db: Session, *, name: str, admin_email: str, admin_password: str | None,
                      plan: str = "growth", admin_name: str = "") -> Actor:
-    """A workspace with its first admin (a new user, or an existing one)."""
+    """A workspace with its first admin, made by the system itself (a new install, the demo,
+    test set-up): see add_member for what happens to an existing user."""
     if not name.strip():
         raise Invalid("name is required", "name")
     workspace = Workspace(name=name.strip(), plan=_plan(plan).value)
@@ -85,20 +91,35 @@ def create_workspace(db: Session, *, name: str, admin_email: str, admin_password
 
 def add_member(db: Session, workspace_id: str, *, email: str, password: str | None,
                access: str = "member", name: str = "", role_id: str | None = None) -> Actor:
+    """A membership made by the system, not by an admin: a first admin, the demo, test
+    set-up.  Neither the API nor the dashboard reaches it (admins invite; see invite_member).
+    A new address becomes a user with this password; an existing user joins as they are:
+    their password and name are never set or changed here."""
     email = _check_email(email)
-    if access not in ("admin", "member"):
-        raise Invalid("access must be admin or member", "access")
-    if password is not None and len(password) < 8:
-        raise Invalid("password must have at least 8 characters", "password")
     user = db.scalar(select(User).where(User.email == email))
     if user is None:
-        user = User(email=email, name=name,
-                    password_hash=hash_password(password) if password else None)
-        db.add(user)
-        db.flush()
-    elif db.scalar(select(Membership).where(Membership.workspace_id == workspace_id,
-                                            Membership.user_id == user.id)):
-        raise Conflict(f"{email} is already a member", "email")
+        user = new_user(db, email=email, password=password, name=name)
+    return join(db, workspace_id, user, access=access, role_id=role_id)
+
+
+def new_user(db: Session, *, email: str, password: str | None, name: str = "") -> User:
+    """A new account; the flush fails (IntegrityError) if the address has one already."""
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise Invalid(f"the password needs at least {MIN_PASSWORD} characters", "password")
+    user = User(email=_check_email(email), name=name.strip(),
+                password_hash=hash_password(password) if password else None)
+    db.add(user)
+    db.flush()
+    return user
+
+
+def join(db: Session, workspace_id: str, user: User, *, access: str = "member",
+         role_id: str | None = None) -> Actor:
+    """The user becomes a member of the workspace."""
+    _check_access(access)
+    if db.scalar(select(Membership).where(Membership.workspace_id == workspace_id,
+                                          Membership.user_id == user.id)):
+        raise Conflict(f"{user.email} is already a member", "email")
     if role_id is not None:
         get_role_row(db, workspace_id, role_id)
     membership = Membership(workspace_id=workspace_id, user_id=user.id, access=access,
@@ -106,6 +127,79 @@ def add_member(db: Session, workspace_id: str, *, email: str, password: str | No
     db.add(membership)
     db.flush()
     return Actor(workspace_id, membership.id, user.id, user.email, access == "admin")
+
+
+def _check_access(access: str) -> None:
+    if access not in ("admin", "member"):
+        raise Invalid("access must be admin or member", "access")
+
+
+# -- invitations ------------------------------------------------------------------------------
+# An admin adds a member by inviting them: a single-use link shown once to the admin, whose
+# token only the link holds (the table keeps its hash).  The invitee sets their own password,
+# or signs in to their existing account, to accept (services/accounts.py); until then there is
+# no membership, so an invitation grants nothing and touches nobody's account.
+def invite_member(db: Session, actor: Actor, *, email: str, access: str = "member",
+                  role_id: str | None = None) -> tuple[Invitation, str]:
+    """A new invitation and its token (returned this once).  Inviting an address again
+    revokes its earlier pending invitation: a lost link is replaced, never duplicated."""
+    actor.require_admin()
+    email = _check_email(email)
+    _check_access(access)
+    if role_id is not None:
+        get_role_row(db, actor.workspace_id, role_id)
+    if db.scalar(select(Membership.id).join(User, User.id == Membership.user_id).where(
+            Membership.workspace_id == actor.workspace_id, User.email == email)):
+        raise Conflict(f"{email} is already a member", "email")
+    now = utcnow()
+    for earlier in db.scalars(_pending(actor.workspace_id, now)
+                              .where(Invitation.email == email)):
+        earlier.revoked_at = now
+    token = new_secret("ti")
+    row = Invitation(workspace_id=actor.workspace_id, email=email, access=access,
+                     role_id=role_id, token_hash=hash_secret(token),
+                     invited_by=actor.membership_id, created_at=now,
+                     expires_at=now + INVITATION_LIFETIME)
+    db.add(row)
+    db.flush()
+    return row, token
+
+
+def _pending(workspace_id: str, now: dt.datetime) -> Select[Invitation]:
+    return select(Invitation).where(Invitation.workspace_id == workspace_id,
+                                    Invitation.accepted_at.is_(None),
+                                    Invitation.revoked_at.is_(None),
+                                    Invitation.expires_at > now)
+
+
+def invitation_json(row: Invitation) -> dict[str, Any]:
+    return {"id": row.id, "email": row.email, "access": row.access, "role_id": row.role_id,
+            "created_at": iso(row.created_at), "expires_at": iso(row.expires_at)}
+
+
+def new_invitation_json(row: Invitation, token: str, base_url: str) -> dict[str, Any]:
+    """What the admin is shown once: the link to hand to the invitee."""
+    return {"id": row.id, "email": row.email, "access": row.access,
+            "invite_url": f"{base_url}/invite/{token}",
+            "expires_at": iso(row.expires_at)}
+
+
+def list_invitations(db: Session, actor: Actor) -> list[dict[str, Any]]:
+    """The workspace's pending invitations (not accepted, revoked or expired)."""
+    actor.require_admin()
+    rows = db.scalars(_pending(actor.workspace_id, utcnow()).order_by(Invitation.created_at))
+    return [invitation_json(r) for r in rows]
+
+
+def revoke_invitation(db: Session, actor: Actor, invitation_id: str) -> None:
+    actor.require_admin()
+    row = db.scalar(select(Invitation).where(Invitation.id == invitation_id,
+                                             Invitation.workspace_id == actor.workspace_id))
+    if row is None:
+        raise NotFound("no such invitation")
+    if row.accepted_at is not None:
+        raise Conflict(f"this invitation was accepted: {row.email} is a member now")
+    row.revoked_at = row.revoked_at or utcnow()
 
 
 def actor_for_membership(db: Session, membership_id: str) -> Actor:
@@ -189,8 +283,7 @@ def update_member(db: Session, actor: Actor, membership_id: str, changes: dict[s
         raise NotFound("no such member")
     for key, value in changes.items():
         if key == "access":
-            if value not in ("admin", "member"):
-                raise Invalid("access must be admin or member", "access")
+            _check_access(value)
             if value == "member" and m.access == "admin" and _admin_count(db, m) == 1:
                 raise Invalid("a workspace keeps at least one admin", "access")
             m.access = value
@@ -266,6 +359,8 @@ def update_role(db: Session, actor: Actor, role_id: str, changes: dict[str, Any]
             name = str(value or "").strip()
             if not name:
                 raise Invalid("name is required", "name")
+            if len(name) > 100:
+                raise Invalid("name must be at most 100 characters", "name")
             if name != row.name and db.scalar(select(RoleRow).where(
                     RoleRow.workspace_id == actor.workspace_id, RoleRow.name == name)):
                 raise Conflict(f"a role named {name} exists", "name")
@@ -367,9 +462,11 @@ def update_workspace(db: Session, actor: Actor, changes: dict[str, Any]) -> Work
     ws = get_workspace(db, actor)
     for key, value in changes.items():
         if key == "name":
-            if not str(value or "").strip():
+            if not isinstance(value, str) or not value.strip():
                 raise Invalid("name is required", "name")
-            ws.name = str(value).strip()
+            if len(value.strip()) > 200:
+                raise Invalid("name must be at most 200 characters", "name")
+            ws.name = value.strip()
         elif key == "plan":
             ws.plan = _plan(str(value)).value
         elif key == "default_role_id":

@@ -432,3 +432,28 @@ class WebSession(Base):
     membership_id: Mapped[str] = mapped_column(ForeignKey("membership.id", ondelete="CASCADE"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
+
+
+class Invitation(Base):
+    """An admin's invitation to join a workspace: a single-use link whose token only the link
+    holds (this table keeps its SHA-256).  No membership exists until the invitee accepts,
+    so an invitation grants nothing by itself."""
+
+    __tablename__ = "invitation"
+    __table_args__ = (Index("ix_invitation_workspace_email", "workspace_id", "email"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    access: Mapped[str] = mapped_column(String(10), default="member")  # admin | member
+    role_id: Mapped[str | None] = mapped_column(ForeignKey("role.id", ondelete="SET NULL"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[str | None] = mapped_column(ForeignKey("membership.id",
+                                                              ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    accepted_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+# Sign-in, the workspace chooser and every page's header look a user's memberships up.
+Index("ix_membership_user", Membership.user_id)

@@ -1,4 +1,5 @@
-"""JSON API v1: the workspace, members, API keys, roles, settings and exclusions."""
+"""JSON API v1: the workspace, members and invitations, API keys, roles, settings and
+exclusions."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from tether.services import workspaces as ws
-from tether.web.deps import Db, Me
+from tether.web.deps import Db, Me, State
 
 router = APIRouter(prefix="/api/v1")
 
@@ -17,10 +18,10 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class MemberIn(Strict):
+class InvitationIn(Strict):
+    """No password and no name: the invitee chooses their own when they accept."""
+
     email: str
-    name: str = ""
-    password: str | None = None
     access: Literal["admin", "member"] = "member"
     role_id: str | None = None
 
@@ -70,11 +71,21 @@ def list_members(db: Db, actor: Me) -> list[dict[str, Any]]:
 
 
 @router.post("/members", status_code=201)
-def add_member(body: MemberIn, db: Db, actor: Me) -> dict[str, Any]:
-    actor.require_admin()
-    added = ws.add_member(db, actor.workspace_id, email=body.email, password=body.password,
-                          access=body.access, name=body.name, role_id=body.role_id)
-    return {"id": added.membership_id, "email": added.email, "access": body.access}
+def invite_member(body: InvitationIn, db: Db, actor: Me, app: State) -> dict[str, Any]:
+    """Adding a member is inviting them: the link is in this answer only."""
+    row, token = ws.invite_member(db, actor, email=body.email, access=body.access,
+                                  role_id=body.role_id)
+    return ws.new_invitation_json(row, token, app.settings.base_url)
+
+
+@router.get("/invitations")
+def list_invitations(db: Db, actor: Me) -> list[dict[str, Any]]:
+    return ws.list_invitations(db, actor)
+
+
+@router.delete("/invitations/{invitation_id}", status_code=204)
+def revoke_invitation(invitation_id: str, db: Db, actor: Me) -> None:
+    ws.revoke_invitation(db, actor, invitation_id)
 
 
 @router.patch("/members/{membership_id}")

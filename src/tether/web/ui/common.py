@@ -56,6 +56,8 @@ class Page:
     actor: Actor
     token: str
     form: FormData | None = None  # a POST's fields (read once, for the CSRF check)
+    workspace_name: str = ""
+    workspace_count: int = 1  # the user's workspaces: more than one, and the header switches
 
     @property
     def csrf(self) -> str:
@@ -64,6 +66,7 @@ class Page:
     def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(self.request, template, {
             "me": self.actor, "csrf": self.csrf, "path": self.request.url.path,
+            "workspace_name": self.workspace_name, "can_switch": self.workspace_count > 1,
             "notice": self.request.query_params.get("notice"), **context},
             status_code=status_code)
 
@@ -119,13 +122,14 @@ def _next_path(request: Request) -> str:
 
 async def _page(request: Request, app: Annotated[AppState, Depends(state)]) -> Page:
     token = request.cookies.get(COOKIE, "")
-    actor = None
+    found = None
     if token:
         # In a thread: a database call on the event loop would stall every request.
-        actor = await run_in_threadpool(_session_actor, app, token)
-    if actor is None:
+        found = await run_in_threadpool(_signed_in, app, token)
+    if found is None:
         raise SignInRequired(_next_path(request), htmx=bool(request.headers.get("hx-request")))
-    page = Page(request, app, actor, token)
+    page = Page(request, app, found.actor, token, workspace_name=found.workspace_name,
+                workspace_count=found.workspace_count)
     if request.method == "POST":
         page.form = await request.form()
         presented = str(page.form.get("csrf_token") or request.headers.get("x-csrf-token")
@@ -136,9 +140,9 @@ async def _page(request: Request, app: Annotated[AppState, Depends(state)]) -> P
     return page
 
 
-def _session_actor(app: AppState, token: str) -> Actor | None:
+def _signed_in(app: AppState, token: str) -> accounts.SignedIn | None:
     with app.sessions() as db:
-        return accounts.session_actor(db, token)
+        return accounts.signed_in(db, token)
 
 
 async def _admin_page(page: Annotated[Page, Depends(_page)]) -> Page:

@@ -1,5 +1,6 @@
-"""Members & Roles: members with their role and connection; roles, and each role's
-Salesforce tab (every setting of the guide's Roles section) with its last 7 days of sync."""
+"""Members & Roles: members with their role and connection; invitations (adding a member is
+inviting them); roles, and each role's Salesforce tab (every setting of the guide's Roles
+section) with its last 7 days of sync."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ router = APIRouter(prefix="/app")
 def _members(page: Page) -> dict[str, Any]:
     with page.app.sessions() as db:
         return {"members": ws.list_members(db, page.actor), "roles": ws.list_roles(db, page.actor),
+                "invitations": ws.list_invitations(db, page.actor),
                 "workspace": ws.workspace_json(ws.get_workspace(db, page.actor))}
 
 
@@ -30,13 +32,27 @@ def members(page: AdminPage) -> HTMLResponse:
 
 
 @router.post("/members", response_class=HTMLResponse)
-def add_member(page: AdminPage, email: Annotated[str, Form()] = "",
-               password: Annotated[str, Form()] = "", role_id: Annotated[str, Form()] = "",
-               access: Annotated[str, Form()] = "member") -> Response:
-    return page.act(lambda db: ws.add_member(
-        db, page.actor.workspace_id, email=email, password=password or None, access=access,
-        role_id=role_id or None), done="/app/members", notice="member_added",
-        template="members.html", context=_members)
+def invite_member(page: AdminPage, email: Annotated[str, Form()] = "",
+                  role_id: Annotated[str, Form()] = "",
+                  access: Annotated[str, Form()] = "member") -> Response:
+    """Adding a member is inviting them: the link is on this answer only (its hash is what is
+    stored), for the admin to hand over; the invitee chooses their own password."""
+    try:
+        with page.app.sessions() as db:
+            row, token = ws.invite_member(db, page.actor, email=email, access=access,
+                                          role_id=role_id or None)
+            created = ws.new_invitation_json(row, token, page.app.settings.base_url)
+            db.commit()
+    except ServiceError as exc:
+        return page.error("members.html", exc, **_members(page), typed_email=email)
+    return page.render("members.html", **_members(page), new_invitation=created)
+
+
+@router.post("/invitations/{invitation_id}/revoke", response_class=HTMLResponse)
+def revoke_invitation(page: AdminPage, invitation_id: str) -> Response:
+    return page.act(lambda db: ws.revoke_invitation(db, page.actor, invitation_id),
+                    done="/app/members", notice="invitation_revoked", template="members.html",
+                    context=_members)
 
 
 @router.post("/members/{membership_id}", response_class=HTMLResponse)
