@@ -13,7 +13,8 @@ from tests.e2e.activity_env import Env, email_event, make_env
 from tests.e2e.conftest import Tether
 from tether.domain import planner
 from tether.store.db import make_engine, session_factory
-from tether.store.models import ActivityRow
+from tether.store.models import ActivityRow, ActivityWrite
+from tether.sync import push
 
 
 def _db_execute(tether: Tether, statement: Any) -> None:
@@ -127,7 +128,7 @@ def test_waiting_for_a_connection_expires_into_errored_and_retries(tether: Tethe
     _db_execute(tether, update(ActivityRow).where(ActivityRow.event_id == eid)
                 .values(pending_until=past))
     item = _items(env, [eid], ("errored",))[eid]
-    assert item["error_code"] == "NOT_CONNECTED"
+    assert item["error_code"] == "TETHER_NOT_CONNECTED"
     assert item["reason"] == (f"{env.org['rep']} did not connect Salesforce within 7 days; "
                               "retry once they have")
     assert env.api("POST", "/api/v1/activity-log/retry")["retried"] == 1
@@ -135,3 +136,30 @@ def test_waiting_for_a_connection_expires_into_errored_and_retries(tether: Tethe
     assert "no Salesforce connection" in item["reason"]
     tether.connect(rep_key, env.org["rep"])
     assert _items(env, [eid], ("synced",))[eid]["salesforce_ids"]
+
+
+def test_one_write_that_cannot_be_sent_holds_back_no_other(tether: Tether,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """A write whose record cannot be made (here, by a fault put in the writer) is errored
+    alone, with the exception as its reason; the other writes of its call land."""
+    env = make_env(tether)
+    real_record = push._record
+
+    def record(w: ActivityWrite, action: str, has_key: bool) -> dict[str, Any]:
+        if "Poison" in str(w.fields.get("Subject")):
+            raise ValueError("cannot encode this record")
+        return real_record(w, action, has_key)
+
+    monkeypatch.setattr(push, "_record", record)
+    events = [email_event(f"w-{i:03}", user=env.org["admin"],
+                          subject="Poison" if i == 7 else f"Hello {i}") for i in range(60)]
+    ids = env.post(*events)
+    items = _items(env, ids, ("synced", "errored"))
+    errored = {eid for eid, i in items.items() if i["status"] == "errored"}
+    assert errored == {"w-007"}
+    assert items["w-007"]["error_code"] == "TETHER_WRITE_FAILED"
+    assert items["w-007"]["reason"] == ("Tether could not send this write: ValueError: "
+                                        "cannot encode this record")
+    (count,) = env.soql("SELECT COUNT(Id) n FROM Task")
+    assert count["n"] == 59

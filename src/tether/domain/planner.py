@@ -37,7 +37,7 @@ from tether.domain.settings import Activity, EffectiveSettings, EmailScope
 Status = Literal["queued", "ignored", "pending", "errored"]
 # What a pending activity waits for.
 NO_RECORD_YET, UNCONNECTED = "no_record", "unconnected"
-NOT_CONNECTED = "NOT_CONNECTED"  # the error code of an activity whose member never connected
+NOT_CONNECTED = "TETHER_NOT_CONNECTED"  # an activity's error code: its member never connected
 KEY_FOOTER = "Tether activity key: "
 DESCRIPTION_LENGTH = 32_000
 PRIORITY_FIRST, PRIORITY_LAST = 0, 1  # replies, sends, meetings, calls first; tracking last

@@ -448,10 +448,12 @@ def refresh_activities(db: Session, workspace_id: str, keys: Iterable[str]) -> N
         values: dict[str, Any] = {"attempts": max(activity.attempts, attempts)}
         if errored:
             first = errored[0]
+            by_tether = (first.error_code or "").startswith("TETHER_")
             values.update(status="errored", error_code=first.error_code,
                           error_message=first.error_message,
-                          reason=f"Salesforce refused the {first.sobject}: "
-                                 f"{first.error_code}: {first.error_message}")
+                          reason=str(first.error_message) if by_tether else
+                          f"Salesforce refused the {first.sobject}: {first.error_code}: "
+                          f"{first.error_message}")
         elif all(w.status == "done" for w in writes):
             ids_done = [w.sf_id for w in writes if w.sf_id and w.op == "upsert"]
             values.update(status="synced", salesforce_ids=ids_done, error_code=None,

@@ -247,7 +247,7 @@ def authenticate_api_key(db: Session, key: str) -> Actor:
 def list_api_keys(db: Session, actor: Actor) -> list[dict[str, Any]]:
     rows = db.scalars(select(ApiKey).where(ApiKey.membership_id == actor.membership_id,
                                            ApiKey.workspace_id == actor.workspace_id))
-    return [{"id": k.id, "prefix": k.prefix, "created_at": k.created_at.isoformat(),
+    return [{"id": k.id, "prefix": k.prefix, "created_at": iso(k.created_at),
              "revoked": k.revoked_at is not None} for k in rows]
 
 
@@ -535,7 +535,7 @@ def workspace_json(ws: Workspace) -> dict[str, Any]:
                            "sandbox": ws.salesforce_is_sandbox,
                            "sync_user_membership_id": ws.sync_user_membership_id,
                            "realtime_token": ws.realtime_token_hash is not None,
-                           "last_webhook_at": ws.last_webhook_at.isoformat()
+                           "last_webhook_at": iso(ws.last_webhook_at)
                            if ws.last_webhook_at else None}}
 
 

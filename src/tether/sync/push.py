@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -61,6 +62,7 @@ GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
 # States in which a worker holds a write under a lease: sending it, or checking whether a
 # record it points at is gone.  A lease that ends finds the worker dead: see _recover.
 HELD = ("sending", "checking")
+WRITE_FAILED = "TETHER_WRITE_FAILED"  # a write's error code when Tether could not send it
 
 
 @dataclass
@@ -204,7 +206,7 @@ class Writer:
                 owner = found.get(row.owner_email.lower())
                 if owner is None:
                     out.keys.add(row.key)
-                    _error(row, "NO_SALESFORCE_USER", f"Salesforce has no active user with "
+                    _error(row, "TETHER_NO_SALESFORCE_USER", f"Salesforce has no active user with "
                            f"the email {row.owner_email}, so the Sync User cannot write this "
                            "activity for them", [], now)
                     out.errored += 1
@@ -255,7 +257,9 @@ class Writer:
                 await self._delete(client, reader, workspace_id, sobject, group, has_key,
                                    out)
                 continue
-            records = [_record(w, action, has_key) for w in group]
+            group, records = await self._records(workspace_id, group, action, has_key, out)
+            if not group:
+                continue
             if action == "upsert":
                 results = await client.collections_upsert(sobject, KEY_FIELD, records)
             elif action == "update":
@@ -274,6 +278,46 @@ class Writer:
                                            out)
             if gone:
                 await self._check_gone(reader, workspace_id, gone, out)
+
+    async def _records(self, workspace_id: str, group: list[ActivityWrite], action: str,
+                       has_key: bool, out: Outcome
+                       ) -> tuple[list[ActivityWrite], list[dict[str, Any]]]:
+        """Each write's record for the call.  One that cannot be made is errored alone,
+        with the exception as its reason: it never holds back the others of its call."""
+        ready: list[ActivityWrite] = []
+        records: list[dict[str, Any]] = []
+        broken: list[tuple[ActivityWrite, Exception]] = []
+        for w in group:
+            try:
+                record = _record(w, action, has_key)
+                json.dumps(record, allow_nan=False)  # as the call will send it
+            except Exception as exc:
+                broken.append((w, exc))
+                continue
+            ready.append(w)
+            records.append(record)
+        if broken:
+            log.warning("activity writer: %d writes could not be sent", len(broken))
+            await asyncio.to_thread(self._quarantine, workspace_id, broken, out)
+        return ready, records
+
+    def _quarantine(self, workspace_id: str, broken: Sequence[tuple[ActivityWrite, Exception]],
+                    out: Outcome) -> None:
+        now = utcnow()
+        writes = [w for w, _ in broken]
+        with self.sessions() as db:
+            current = _still_claimed(db, workspace_id, writes)
+            for w, exc in broken:
+                row = current.get(w.key)
+                if row is None:
+                    continue
+                out.keys.add(row.key)
+                why = f"{type(exc).__name__}: {exc}"[:2000]
+                _log(row, {"at": iso(now), "result": "error", "code": WRITE_FAILED,
+                           "message": why})
+                _error(row, WRITE_FAILED, f"Tether could not send this write: {why}", [], now)
+                out.errored += 1
+            _commit(db, workspace_id, writes)
 
     async def _delete(self, client: SalesforceClient, reader: SalesforceClient,
                       workspace_id: str, sobject: str, group: list[ActivityWrite],
