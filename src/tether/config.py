@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
     from tether.domain.events import DateWindow
+
+# A CSP host source: scheme, a host (its first label may be *), a port.
+_FRAME_SOURCE = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:(\d{1,5}|\*))?")
 
 
 class Settings(BaseSettings):
@@ -73,6 +77,28 @@ class Settings(BaseSettings):
                                               "for one address from anywhere per window")
     sign_in_failures_per_client: int = Field(default=20, ge=1, description="Failed sign-ins "
                                              "from one client address, any address, per window")
+    # Request bodies and response headers (tether/web/body.py, tether/web/headers.py).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="The largest "
+                                "request body accepted, except by POST /api/v1/events (below) "
+                                "and the real-time webhook (8 MB)")
+    max_events_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="The "
+                                       "largest POST /api/v1/events body")
+    frame_ancestors: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins that may frame the Salesforce sidebar "
+        "pages (/app/sidebar/...), space-separated, e.g. https://*.lightning.force.com; every "
+        "other page may be framed by Tether itself only")
+
+    @field_validator("frame_ancestors", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        """A space- (or comma-) separated string, or a list, of CSP source expressions:
+        nothing that could end the directive or add another."""
+        origins = value.replace(",", " ").split() if isinstance(value, str) else value
+        for origin in origins if isinstance(origins, list) else []:
+            if not isinstance(origin, str) or not _FRAME_SOURCE.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin such as https://example.com "
+                                 "or https://*.example.com")
+        return origins
 
     def date_window(self) -> DateWindow:
         """The dates accepted now."""

@@ -2,18 +2,26 @@
 
 Writes are idempotent and safe in any order: a record is replaced only by a copy with a later
 SystemModstamp, so a webhook delivered twice, late, or after an interval sync changes nothing.
+
+SystemModstamps are compared as moments, not as the text that came: the column holds each in
+one form (UTC, milliseconds, ``2026-11-28T10:00:00.000+0000``), in which text order is time
+order, so the database compares them in the upsert itself.  A value stored before that (in
+no datetime form Salesforce writes) loses to any copy, rather than pinning its record.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from tether.salesforce.datetimes import format_datetime, parse_datetime
 from tether.store.models import MirrorRecord
 
 MIRRORED = ("Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole", "User",
@@ -21,6 +29,22 @@ MIRRORED = ("Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole
 _KEYS = ("system_modstamp", "is_deleted", "email_lower", "account_id", "contact_id",
          "opportunity_id", "owner_id", "converted_contact_id", "master_record_id", "data",
          "sobject")
+_CANONICAL = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})(?:\+0000|Z)")
+# Newer wins; a stored stamp in neither of Salesforce's UTC forms is replaced by any copy.
+_NEWER = ("mirror_record.system_modstamp < excluded.system_modstamp OR NOT ("
+          "mirror_record.system_modstamp LIKE '____-__-__T__:__:__.___+0000' OR "
+          "mirror_record.system_modstamp LIKE '____-__-__T__:__:__.___Z')")
+
+
+def modstamp(value: object) -> str:
+    """A SystemModstamp in the mirror's one form; raises ValueError if it is not a datetime.
+    Salesforce's own forms (REST's +0000, Bulk 2.0's Z) take the fast path."""
+    raw = str(value)
+    match = _CANONICAL.fullmatch(raw)
+    if match is not None:
+        dt.datetime.fromisoformat(match.group(1))  # the shape of one, but is it a moment?
+        return match.group(1) + "+0000"
+    return format_datetime(parse_datetime(raw))
 
 
 def key_columns(sobject: str, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -28,7 +52,7 @@ def key_columns(sobject: str, record: Mapping[str, Any]) -> dict[str, Any]:
     email = record.get("Email")
     return {
         "sobject": sobject,
-        "system_modstamp": str(record["SystemModstamp"]),
+        "system_modstamp": modstamp(record["SystemModstamp"]),
         "is_deleted": bool(record.get("IsDeleted") or False),
         "email_lower": email.strip().lower() if isinstance(email, str) and email else None,
         "account_id": record.get("AccountId"),
@@ -57,7 +81,7 @@ def upsert(db: Session, workspace_id: str, sobject: str,
     stmt = base.on_conflict_do_update(
         index_elements=[MirrorRecord.workspace_id, MirrorRecord.sf_id],
         set_={k: getattr(base.excluded, k) for k in _KEYS},
-        where=MirrorRecord.system_modstamp < base.excluded.system_modstamp,
+        where=text(_NEWER),
     )
     conn = db.connection()
     counted = stmt.returning(MirrorRecord.sf_id)  # inserted or replaced; skipped: nothing
@@ -78,7 +102,7 @@ def _bulk_insert(conn: Connection, workspace_id: str, sobject: str,
     updates = ", ".join(f"{c} = excluded.{c}" for c in _KEYS)
     sql = (f"INSERT INTO mirror_record ({', '.join(_COLUMNS)}) VALUES "
            f"({', '.join([mark] * len(_COLUMNS))}) ON CONFLICT (workspace_id, sf_id) DO UPDATE "
-           f"SET {updates} WHERE mirror_record.system_modstamp < excluded.system_modstamp")
+           f"SET {updates} WHERE {_NEWER}")
     params = []
     dumps = orjson.dumps
     for r in records:
@@ -86,7 +110,7 @@ def _bulk_insert(conn: Connection, workspace_id: str, sobject: str,
         email, who = get("Email"), get("WhoId")
         # The same columns as key_columns, inlined: this loop runs once per audited record.
         params.append((
-            workspace_id, r["Id"], str(r["SystemModstamp"]), bool(get("IsDeleted") or False),
+            workspace_id, r["Id"], modstamp(r["SystemModstamp"]), bool(get("IsDeleted") or False),
             email.strip().lower() if isinstance(email, str) and email else None,
             get("AccountId"),
             get("ContactId") or (who if isinstance(who, str) and who.startswith("003")
@@ -103,13 +127,22 @@ def mark_deleted(db: Session, workspace_id: str, deleted: Iterable[tuple[str, st
     changed = 0
     for sf_id, when in deleted:
         row = db.get(MirrorRecord, (workspace_id, sf_id))
-        if row is None or row.is_deleted or row.system_modstamp >= when:
+        when = modstamp(when)
+        if row is None or row.is_deleted or not _newer(when, row.system_modstamp):
             continue
         row.is_deleted = True
         row.system_modstamp = when
         row.data = {**row.data, "IsDeleted": True, "SystemModstamp": when}
         changed += 1
     return changed
+
+
+def _newer(candidate: str, held: str) -> bool:
+    """As the upsert decides: a later moment, or anything over a stamp that is not one."""
+    try:
+        return candidate > modstamp(held)
+    except ValueError:
+        return True
 
 
 def get(db: Session, workspace_id: str, sf_id: str) -> MirrorRecord | None:

@@ -290,8 +290,10 @@ async def _apply_pages(ctx: PullContext, sobject: str, page: dict[str, Any],
                 applied = mirror.upsert(db, ctx.workspace_id, sobject, records)
                 if records:
                     state = _state(db, ctx.workspace_id, sobject)
-                    newest = max(str(r["SystemModstamp"]) for r in records)
-                    state.watermark = max(filter(None, [state.watermark, newest]))
+                    # As moments (the mirror's one form), not as the text that came.
+                    newest = max(mirror.modstamp(r["SystemModstamp"]) for r in records)
+                    held = state.watermark and mirror.modstamp(state.watermark)
+                    state.watermark = max(filter(None, [held, newest]))
                 db.commit()
             return applied
 

@@ -1,57 +1,153 @@
-"""Real-time sync: applying a document the real-time package posted (docs/realtime-webhook.md)."""
+"""Real-time sync: applying a document the real-time package posted (docs/realtime-webhook.md).
+
+The envelope is checked whole (a bad one refuses the document); each record is checked on its
+own: a record with a malformed Id, SystemModstamp, field name or value is refused, and the
+document's other records are applied.  The webhook then answers 422 naming the refused ones.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tether.salesforce.datetimes import parse_datetime
 from tether.store.models import CustomObjectConfig, Workspace, utcnow
 from tether.sync import mirror
 from tether.sync.runs import finish_run, start_run
+
+# Salesforce ids: 15 characters (case-sensitive) or 18 (with the case-safe suffix).
+SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+# Salesforce's datetime as JSON.serialize writes it (2026-11-28T10:00:00.000+0000), and the
+# other ISO 8601 forms its APIs use (…Z, …+00:00).
+SALESFORCE_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:?\d{2})")
+API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+MAX_NAME = 100  # field API names: 40 characters, plus a namespace and suffixes
+MAX_FIELDS = 1000  # an object holds at most 800 custom fields, plus the standard ones
+MAX_TEXT = 131_072  # the longest Salesforce text field (Long and Rich Text Area)
+# Reference fields the mirror keeps in 18-character columns: an id or null, nothing else.
+ID_FIELDS = ("Id", "AccountId", "ContactId", "WhoId", "OpportunityId", "OwnerId",
+             "ConvertedContactId", "MasterRecordId")
+EMAIL_LENGTH = 320  # the mirror's email column (RFC 5321)
+
+
+def is_datetime(value: object) -> bool:
+    if not isinstance(value, str) or not SALESFORCE_DATETIME.fullmatch(value):
+        return False
+    try:
+        parse_datetime(value)
+    except ValueError:  # the shape of one, but no such moment (month 13, hour 25)
+        return False
+    return True
 
 
 class Change(BaseModel):
     model_config = ConfigDict(extra="forbid")
     object: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     operation: Literal["insert", "update", "delete", "undelete"]
-    records: list[dict[str, Any]] = Field(max_length=10_000)
-
-    @field_validator("records")
-    @classmethod
-    def _records_have_keys(cls, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for i, record in enumerate(records):
-            for key in ("Id", "SystemModstamp"):
-                if not isinstance(record.get(key), str) or not record[key]:
-                    raise ValueError(f"records[{i}] has no {key}")
-        return records
+    records: list[dict[str, Any]] = Field(max_length=10_000)  # each checked by record_problem
 
 
 class RealtimeDocument(BaseModel):
     model_config = ConfigDict(extra="ignore")
     schema_: Literal["tether.realtime.v1"] = Field(alias="schema")
     delivery_id: str = Field(min_length=1, max_length=100)
-    org_id: str = Field(min_length=15, max_length=18)
+    org_id: str = Field(pattern=r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
     committed_at: str | None = None
     changes: list[Change] = Field(max_length=100)
 
+    @field_validator("committed_at")
+    @classmethod
+    def _a_datetime(cls, value: str | None) -> str | None:
+        if value is not None and not is_datetime(value):
+            raise ValueError("not a Salesforce datetime (2026-11-28T10:00:00.000+0000)")
+        return value
 
-def apply_document(db: Session, workspace: Workspace, doc: RealtimeDocument) -> dict[str, int]:
-    """Apply every change of a mirrored object; others are counted as ignored."""
+
+def record_problem(record: dict[str, Any]) -> tuple[str, str] | None:
+    """(field, what is wrong) for the first problem of a record, or None: the mirror stores
+    only what Salesforce could have sent."""
+    if len(record) > MAX_FIELDS:
+        return "", f"has {len(record)} fields, more than any object ({MAX_FIELDS})"
+    for name in ID_FIELDS:
+        value = record.get(name)
+        if value is None and name != "Id":
+            continue  # an empty reference
+        if not isinstance(value, str) or not SALESFORCE_ID.fullmatch(value):
+            return name, "not a Salesforce id (15 or 18 letters and digits)"
+    if not is_datetime(record.get("SystemModstamp")):
+        return "SystemModstamp", "not a Salesforce datetime (2026-11-28T10:00:00.000+0000)"
+    email = record.get("Email")
+    if email is not None and not (isinstance(email, str) and len(email) <= EMAIL_LENGTH):
+        return "Email", f"not an address of at most {EMAIL_LENGTH} characters"
+    for name, value in record.items():
+        problem = _name_problem(name) or _value_problem(value)
+        if problem is not None:
+            return name[:MAX_NAME], problem
+    return None
+
+
+def _name_problem(name: str) -> str | None:
+    if len(name) > MAX_NAME or not API_NAME.fullmatch(name):
+        return f"not a field API name (letters, digits and _, at most {MAX_NAME})"
+    return None
+
+
+def _value_problem(value: Any, compound: bool = True) -> str | None:
+    """Scalars; a compound field (address, geolocation) is one object of scalars."""
+    if value is None or isinstance(value, bool | int | float):
+        return None
+    if isinstance(value, str):
+        return None if len(value) <= MAX_TEXT else f"longer than {MAX_TEXT} characters"
+    if isinstance(value, dict) and compound:
+        for key, part in value.items():
+            problem = _name_problem(key) or _value_problem(part, compound=False)
+            if problem is not None:
+                return f"{key[:MAX_NAME]}: {problem}"
+        return None
+    return "not a field value (text, number, true/false, null, or an address)"
+
+
+@dataclass
+class Outcome:
+    applied: int = 0
+    ignored: int = 0
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (where, what is wrong)
+
+
+def apply_document(db: Session, workspace: Workspace, doc: RealtimeDocument) -> Outcome:
+    """Apply every good record of a mirrored object; others are counted as ignored, and
+    malformed records refused (the others are applied all the same)."""
     mirrored = set(mirror.MIRRORED) | set(db.scalars(
         select(CustomObjectConfig.sobject).where(
             CustomObjectConfig.workspace_id == workspace.id)))
     run = start_run(db, workspace.id, "realtime")
-    applied = ignored = 0
-    for change in doc.changes:
+    outcome = Outcome()
+    for c, change in enumerate(doc.changes):
         if change.object not in mirrored:
-            ignored += len(change.records)
+            outcome.ignored += len(change.records)
             continue
-        # Only a delete leaves the record deleted; an undelete brings it back.
-        records = [{**r, "IsDeleted": change.operation == "delete"} for r in change.records]
-        applied += mirror.upsert(db, workspace.id, change.object, records)
+        records = []
+        for r, record in enumerate(change.records):
+            problem = record_problem(record)
+            if problem is not None:
+                name, what = problem
+                where = f"changes[{c}].records[{r}]" + (f".{name}" if name else "")
+                outcome.refused.append((where, what))
+                continue
+            # Only a delete leaves the record deleted; an undelete brings it back.
+            records.append({**record, "IsDeleted": change.operation == "delete"})
+        outcome.applied += mirror.upsert(db, workspace.id, change.object, records)
     workspace.last_webhook_at = utcnow()
-    finish_run(db, run, "succeeded", records_changed=applied, api_calls=0)
-    return {"applied": applied, "ignored": ignored}
+    error = None
+    if outcome.refused:
+        where, what = outcome.refused[0]
+        error = f"{len(outcome.refused)} record(s) refused, the first {where}: {what}"
+    finish_run(db, run, "failed" if error else "succeeded", records_changed=outcome.applied,
+               api_calls=0, error=error)
+    return outcome

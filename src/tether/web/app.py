@@ -19,8 +19,11 @@ from tether.services.errors import ServiceError
 from tether.store.db import make_engine, session_factory
 from tether.web import oauth_callback, ui, webhooks
 from tether.web.api import activity, salesforce, workspace
+from tether.web.body import BodyLimit, Rule, bearer_gate
 from tether.web.deps import AppState
+from tether.web.errors import service_error_json
 from tether.web.event_sink import EventSink
+from tether.web.headers import SecurityHeaders
 from tether.worker import build_worker
 
 
@@ -65,8 +68,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     async def service_error(request: Request, exc: ServiceError) -> Response:
         if ui.is_page(request):  # the dashboard answers in HTML, with the same status
             return ui.error_page(request, exc)
-        return JSONResponse({"detail": exc.message, "code": exc.code, "field": exc.field},
-                            status_code=exc.status)
+        return service_error_json(exc)
 
     @app.exception_handler(ui.SignInRequired)
     async def sign_in_required(request: Request, exc: ui.SignInRequired) -> Response:
@@ -93,6 +95,15 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     app.include_router(salesforce.router)
     app.include_router(webhooks.router)
     app.include_router(oauth_callback.router)
+    # Pure ASGI middlewares; the last added runs first (outermost).
+    api_key = bearer_gate(state)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes, rules=[
+        Rule("/api/v1/events", settings.max_events_body_bytes, "POST", api_key),
+        Rule(webhooks.PREFIX, webhooks.MAX_BODY, "POST", webhooks.token_gate(state)),
+        Rule("/api/v1/", settings.max_body_bytes, gate=api_key)])
+    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors,
+                       docs_paths=[p for p in (app.docs_url, app.redoc_url,
+                                               app.swagger_ui_oauth2_redirect_url) if p])
     return app
 
 

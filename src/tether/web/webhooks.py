@@ -1,52 +1,107 @@
-"""POST /webhooks/salesforce/{workspace_id}: the real-time package calls in here."""
+"""POST /webhooks/salesforce/{workspace_id}: the real-time package calls in here.
+
+The token is checked before the body is read; the body is at most MAX_BODY, which the
+BodyLimit middleware enforces before reading it (after the token, see token_gate).
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from tether.security import secret_matches
+from tether.services.errors import Invalid
 from tether.store.models import Workspace
-from tether.sync.realtime import RealtimeDocument, apply_document
-from tether.web.deps import Db
+from tether.sync.realtime import Outcome, RealtimeDocument, apply_document
+from tether.web.body import Gate
+from tether.web.deps import AppState, Db
+from tether.web.errors import error_json
+from tether.web.strict import loads
 
 router = APIRouter()
+PREFIX = "/webhooks/salesforce/"
+# The package splits documents at 131,072 characters, but posts a single record with very
+# large Long Text fields whole: room for that, well under a callout's 12 MB.
 MAX_BODY = 8 * 1024 * 1024
 
 
-@router.post("/webhooks/salesforce/{workspace_id}")
+def authorized(db: Session, workspace_id: str, token: str) -> Workspace | None:
+    workspace = db.get(Workspace, workspace_id)
+    if workspace is None or not secret_matches(token, workspace.realtime_token_hash):
+        return None
+    return workspace
+
+
+def _unauthorized() -> JSONResponse:
+    # The same answer for an unknown workspace and a wrong token: nothing to probe.
+    return error_json(401, "invalid X-Tether-Token", code="unauthorized")
+
+
+def token_gate(state: AppState) -> Gate:
+    """The token, checked before a large body is read."""
+    async def gate(scope: Scope) -> Response | None:
+        workspace_id = str(scope["path"])[len(PREFIX):]
+        token = Headers(scope=scope).get("x-tether-token") or ""
+
+        def check() -> bool:
+            with state.sessions() as db:
+                return authorized(db, workspace_id, token) is not None
+        return None if await run_in_threadpool(check) else _unauthorized()
+    return gate
+
+
+@router.post(PREFIX + "{workspace_id}")
 async def salesforce_webhook(workspace_id: str, request: Request, db: Db,
                              x_tether_token: Annotated[str | None, Header()] = None
                              ) -> JSONResponse:
-    workspace = db.get(Workspace, workspace_id)
-    # The same answer for an unknown workspace and a wrong token: nothing to probe.
-    if workspace is None or not secret_matches(x_tether_token or "",
-                                               workspace.realtime_token_hash):
-        return JSONResponse({"detail": "invalid X-Tether-Token"}, status_code=401)
+    workspace = authorized(db, workspace_id, x_tether_token or "")
+    if workspace is None:
+        return _unauthorized()
     body = await request.body()
-    if len(body) > MAX_BODY:
-        return JSONResponse({"detail": "payload too large"}, status_code=413)
     try:
-        doc = RealtimeDocument.model_validate(json.loads(body))
-    except (ValueError, ValidationError) as exc:
-        errors: Any = exc.errors() if isinstance(exc, ValidationError) else str(exc)
-        return JSONResponse({"detail": "malformed payload", "errors": json.loads(
-            json.dumps(errors, default=str))}, status_code=422)
+        doc = RealtimeDocument.model_validate(loads(body))
+    except Invalid as exc:
+        return error_json(422, exc.message, code=exc.code, field=exc.field)
+    except ValidationError as exc:
+        return _malformed([(_path(e["loc"]), e["msg"]) for e in exc.errors()])
     if workspace.salesforce_org_id and doc.org_id[:15] != workspace.salesforce_org_id[:15]:
-        return JSONResponse({"detail": f"org_id {doc.org_id} is not this workspace's org"},
-                            status_code=422)
+        return error_json(422, f"org_id {doc.org_id} is not this workspace's org",
+                          code="invalid", field="org_id")
     # The database work runs off the event loop, and commits in the same thread: a write
     # lock held until the loop gets round to the session's teardown could wait on a loop
     # that is itself waiting for that lock (SQLite).
-    def apply_and_commit() -> dict[str, int]:
-        applied = apply_document(db, workspace, doc)
+    def apply_and_commit() -> Outcome:
+        outcome = apply_document(db, workspace, doc)
         db.commit()
-        return applied
+        return outcome
 
-    result = await run_in_threadpool(apply_and_commit)
-    return JSONResponse(result)
+    outcome = await run_in_threadpool(apply_and_commit)
+    counts = {"applied": outcome.applied, "ignored": outcome.ignored}
+    if outcome.refused:  # the good records are applied; these never will be (see the docs)
+        return _malformed(outcome.refused, **counts)
+    return JSONResponse(counts)
+
+
+def _malformed(problems: Sequence[tuple[str, str]], **counts: int) -> JSONResponse:
+    where, what = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return JSONResponse({
+        "detail": f"{where}: {what}{more}" if where else f"{what}{more}", "code": "invalid",
+        "field": where or None, "errors": [{"field": f, "detail": d} for f, d in problems],
+        **counts}, status_code=422)
+
+
+def _path(loc: Sequence[int | str]) -> str:
+    """A pydantic location as a path: ``changes[0].records``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from tether.services import activity_log
 from tether.services.errors import Invalid
 from tether.sync import push, quota
+from tether.web import strict
 from tether.web.deps import Db, Me, State, bearer_key
 
 router = APIRouter(prefix="/api/v1")
@@ -27,10 +27,7 @@ async def post_events(request: Request, app: State,
     body = await request.body()
     if len(body) > MAX_BODY:
         raise Invalid("request body too large (16 MB at most)", "events")
-    try:
-        data = orjson.loads(body)
-    except ValueError:
-        raise Invalid("the body is not JSON", "events") from None
+    data = strict.loads(body, "events")
     single = not (isinstance(data, dict) and "events" in data)
     raw = [data] if single else data["events"]
     if not isinstance(raw, list):

@@ -17,8 +17,9 @@ from tether.store.models import FieldMetadata, iso, utcnow
 from tether.sync import mirror
 from tether.sync.runs import recent_runs, run_json
 from tether.web.deps import Db, Me, State
+from tether.web.strict import StrictRoute
 
-router = APIRouter(prefix="/api/v1/salesforce")
+router = APIRouter(prefix="/api/v1/salesforce", route_class=StrictRoute)
 
 
 class SyncUserIn(BaseModel):

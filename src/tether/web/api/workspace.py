@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tether.services import workspaces as ws
 from tether.web.deps import Db, Me, State
+from tether.web.strict import StrictRoute
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=StrictRoute)
 
 
 class Strict(BaseModel):
