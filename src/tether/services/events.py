@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tether.domain.events import DateWindow, Event, problems, unknown_fields
 from tether.domain.exclusions import normalize_email
+from tether.domain.paths import join, nul_at
 from tether.services.errors import Forbidden, Invalid
 from tether.services.workspaces import Actor
 from tether.store.models import EventRow, Membership, User, utcnow
@@ -25,13 +26,6 @@ EVENT = TypeAdapter(Event)
 def parse_event(raw: Any) -> Event:
     """An event from its JSON (stored or received); raises ValidationError."""
     return EVENT.validate_python(raw)
-
-
-def _location(prefix: str, loc: Sequence[int | str]) -> str:
-    out = prefix
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def validate(raw_events: Sequence[Any], *, single: bool, window: DateWindow | None = None
@@ -52,49 +46,30 @@ def validate(raw_events: Sequence[Any], *, single: bool, window: DateWindow | No
         prefix = "" if single else f"events[{i}]"
         unknown = next(unknown_fields(raw), None)
         if unknown is not None:
-            where = _location(prefix, unknown.split("."))
+            where = join(prefix, unknown.split("."))
             raise Invalid(f"{where}: unknown field (the event format is in docs/events.md)",
                           where)
         try:
             event = parse_event(raw)
         except ValidationError as exc:
             err = exc.errors()[0]
-            where = _location(prefix, err["loc"])
+            where = join(prefix, err["loc"])
             raise Invalid(f"{where}: {err['msg']}", where) from None
-        nul = _nul_at(raw)
+        nul = nul_at(raw)
         if nul is not None:
-            where = _location(prefix, nul)
+            where = join(prefix, nul)
             raise Invalid(f"{where}: contains a NUL character (\\u0000), which cannot be "
                           "stored", where)
         found = problems(event, window)
         if found:
             name, what = found[0]
-            where = _location(prefix, name.split("."))
+            where = join(prefix, name.split("."))
             raise Invalid(f"{where}: {what}", where)
         if event.id in seen:
             continue  # the same event twice in one request: stored once
         seen.add(event.id)
         parsed.append((i, event, raw))
     return parsed
-
-
-def _nul_at(raw: Any, at: tuple[int | str, ...] = ()) -> tuple[int | str, ...] | None:
-    """Where the first string (value or key) holding a NUL character is, if any."""
-    if isinstance(raw, str):
-        return at if "\x00" in raw else None
-    if isinstance(raw, Mapping):
-        for k, v in raw.items():
-            if "\x00" in str(k):
-                return (*at, str(k))
-            found = _nul_at(v, (*at, str(k)))
-            if found is not None:
-                return found
-    elif isinstance(raw, list):
-        for i, v in enumerate(raw):
-            found = _nul_at(v, (*at, i))
-            if found is not None:
-                return found
-    return None
 
 
 def members(db: Session, workspace_id: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tether.domain.events import DateWindow
 from tether.salesforce.datetimes import parse_datetime
 from tether.store.models import CustomObjectConfig, Workspace, utcnow
 from tether.sync import mirror
@@ -41,7 +42,7 @@ def is_datetime(value: object) -> bool:
         return False
     try:
         parse_datetime(value)
-    except ValueError:  # the shape of one, but no such moment (month 13, hour 25)
+    except (ValueError, OverflowError):  # no such moment (month 13, or before year 1 in UTC)
         return False
     return True
 
@@ -69,9 +70,11 @@ class RealtimeDocument(BaseModel):
         return value
 
 
-def record_problem(record: dict[str, Any]) -> tuple[str, str] | None:
+def record_problem(record: dict[str, Any], window: DateWindow | None = None
+                   ) -> tuple[str, str] | None:
     """(field, what is wrong) for the first problem of a record, or None: the mirror stores
-    only what Salesforce could have sent."""
+    only what Salesforce could have sent (with a window, a SystemModstamp in it: one far in
+    the future would pin the record against every genuine update)."""
     if len(record) > MAX_FIELDS:
         return "", f"has {len(record)} fields, more than any object ({MAX_FIELDS})"
     for name in ID_FIELDS:
@@ -80,8 +83,12 @@ def record_problem(record: dict[str, Any]) -> tuple[str, str] | None:
             continue  # an empty reference
         if not isinstance(value, str) or not SALESFORCE_ID.fullmatch(value):
             return name, "not a Salesforce id (15 or 18 letters and digits)"
-    if not is_datetime(record.get("SystemModstamp")):
+    stamp = record.get("SystemModstamp")
+    if not is_datetime(stamp):
         return "SystemModstamp", "not a Salesforce datetime (2026-11-28T10:00:00.000+0000)"
+    wrong = window.problem(parse_datetime(str(stamp))) if window is not None else None
+    if wrong is not None:
+        return "SystemModstamp", wrong
     email = record.get("Email")
     if email is not None and not (isinstance(email, str) and len(email) <= EMAIL_LENGTH):
         return "Email", f"not an address of at most {EMAIL_LENGTH} characters"
@@ -120,7 +127,8 @@ class Outcome:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (where, what is wrong)
 
 
-def apply_document(db: Session, workspace: Workspace, doc: RealtimeDocument) -> Outcome:
+def apply_document(db: Session, workspace: Workspace, doc: RealtimeDocument,
+                   window: DateWindow | None = None) -> Outcome:
     """Apply every good record of a mirrored object; others are counted as ignored, and
     malformed records refused (the others are applied all the same)."""
     mirrored = set(mirror.MIRRORED) | set(db.scalars(
@@ -134,7 +142,7 @@ def apply_document(db: Session, workspace: Workspace, doc: RealtimeDocument) -> 
             continue
         records = []
         for r, record in enumerate(change.records):
-            problem = record_problem(record)
+            problem = record_problem(record, window)
             if problem is not None:
                 name, what = problem
                 where = f"changes[{c}].records[{r}]" + (f".{name}" if name else "")

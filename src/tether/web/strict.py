@@ -20,6 +20,7 @@ import orjson
 from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 
+from tether.domain.paths import join, nul_at
 from tether.services.errors import Invalid
 
 NUL_ESCAPE = b"\\u0000"
@@ -33,32 +34,13 @@ def loads(body: bytes, field: str | None = None) -> Any:
     except orjson.JSONDecodeError as exc:
         raise Invalid(f"the body is not valid JSON: {exc}", field) from None
     if NUL_ESCAPE in body:  # cheap: only then look for where (the escape may be "\\u0000")
-        where = nul_path(value)
-        if where is not None:
+        loc = nul_at(value)
+        if loc is not None:
+            where = join("", loc)
             name = where or "the body"
             raise Invalid(f"{name}: contains a NUL character (\\u0000), which cannot be stored",
                           where or field)
     return value
-
-
-def nul_path(value: Any) -> str | None:
-    """Where the first string (key or value) holding NUL is: ``a.b[2]``, "" for the value
-    itself, None if nowhere.  Iterative: parsed JSON may be 1024 levels deep."""
-    stack: list[tuple[str, Any]] = [("", value)]
-    while stack:
-        at, item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return at
-        elif isinstance(item, dict):
-            for key, child in reversed(item.items()):
-                path = f"{at}.{key}" if at else str(key)
-                if "\x00" in key:
-                    return path
-                stack.append((path, child))
-        elif isinstance(item, list):
-            stack.extend((f"{at}[{i}]", child) for i, child in reversed(list(enumerate(item))))
-    return None
 
 
 class _Refused(HTTPException):

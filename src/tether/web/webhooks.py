@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
+from tether.domain.paths import join
 from tether.security import secret_matches
 from tether.services.errors import Invalid
 from tether.store.models import Workspace
 from tether.sync.realtime import Outcome, RealtimeDocument, apply_document
 from tether.web.body import Gate
-from tether.web.deps import AppState, Db
+from tether.web.deps import AppState, Db, State
 from tether.web.errors import error_json
 from tether.web.strict import loads
 
@@ -59,7 +60,7 @@ def token_gate(state: AppState) -> Gate:
 
 
 @router.post(PREFIX + "{workspace_id}")
-async def salesforce_webhook(workspace_id: str, request: Request, db: Db,
+async def salesforce_webhook(workspace_id: str, request: Request, db: Db, app: State,
                              x_tether_token: Annotated[str | None, Header()] = None
                              ) -> JSONResponse:
     workspace = authorized(db, workspace_id, x_tether_token or "")
@@ -71,7 +72,7 @@ async def salesforce_webhook(workspace_id: str, request: Request, db: Db,
     except Invalid as exc:
         return error_json(422, exc.message, code=exc.code, field=exc.field)
     except ValidationError as exc:
-        return _malformed([(_path(e["loc"]), e["msg"]) for e in exc.errors()])
+        return _malformed([(join("", e["loc"]), e["msg"]) for e in exc.errors()])
     if workspace.salesforce_org_id and doc.org_id[:15] != workspace.salesforce_org_id[:15]:
         return error_json(422, f"org_id {doc.org_id} is not this workspace's org",
                           code="invalid", field="org_id")
@@ -79,7 +80,7 @@ async def salesforce_webhook(workspace_id: str, request: Request, db: Db,
     # lock held until the loop gets round to the session's teardown could wait on a loop
     # that is itself waiting for that lock (SQLite).
     def apply_and_commit() -> Outcome:
-        outcome = apply_document(db, workspace, doc)
+        outcome = apply_document(db, workspace, doc, app.settings.date_window())
         db.commit()
         return outcome
 
@@ -97,11 +98,3 @@ def _malformed(problems: Sequence[tuple[str, str]], **counts: int) -> JSONRespon
         "detail": f"{where}: {what}{more}" if where else f"{what}{more}", "code": "invalid",
         "field": where or None, "errors": [{"field": f, "detail": d} for f, d in problems],
         **counts}, status_code=422)
-
-
-def _path(loc: Sequence[int | str]) -> str:
-    """A pydantic location as a path: ``changes[0].records``."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out

@@ -138,3 +138,21 @@ def test_a_bad_envelope_refuses_the_document(world: World, change: dict[str, Any
     r = _post(world, token, doc)
     assert r.status_code == 422 and r.json()["field"] == where, r.text[:300]
     assert _lookup(world, "jane@globex.example") == []
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59.000+0000",
+                                   "0001-01-01T00:00:00.000+1400",
+                                   "1999-12-31T23:59:59.000+0000"])
+def test_a_modstamp_outside_the_window_is_refused_and_pins_nothing(world: World,
+                                                                   stamp: str) -> None:
+    """A datetime-shaped stamp far in the future pinned the record as "zzzz" did."""
+    token = _token(world)
+    r = _post(world, token, _update(_contact(stamp, Title="Forged")))
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "changes[0].records[0].SystemModstamp"
+    detail = r.json()["detail"]  # the year-1 one has no UTC time: not a datetime at all
+    assert "must be from 2000-01-01" in detail or "not a Salesforce datetime" in detail
+    genuine = _post(world, token, _update(_contact("2026-11-28T10:00:05.000+0000", Title="CEO")))
+    assert genuine.status_code == 200 and genuine.json()["applied"] == 1
+    (match,) = _lookup(world, "jane@globex.example")
+    assert match["fields"]["Title"] == "CEO"
