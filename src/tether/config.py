@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-if TYPE_CHECKING:
-    from tether.domain.events import DateWindow
+from tether.domain.events import DateWindow
 
 # A CSP host source: scheme, a host (its first label may be *), a port.
 _FRAME_SOURCE = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:(\d{1,5}|\*))?")
@@ -102,7 +101,6 @@ class Settings(BaseSettings):
 
     def date_window(self) -> DateWindow:
         """The dates accepted now."""
-        from tether.domain.events import DateWindow
         return DateWindow.around(dt.datetime.now(dt.UTC), self.event_earliest_date,
                                  dt.timedelta(hours=self.event_max_ahead_hours),
                                  dt.timedelta(days=self.schedule_max_ahead_days))
