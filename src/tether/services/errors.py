@@ -43,3 +43,8 @@ class Gone(ServiceError):
 
     status = 410
     code = "gone"
+
+
+def described(exc: BaseException, limit: int = 2000) -> str:
+    """An exception as the activity log shows it: its class and message."""
+    return f"{type(exc).__name__}: {exc}"[:limit]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from tether.domain import planner
 from tether.domain.events import TRACKING, Event, recipients
 from tether.domain.matching import DEFAULT_TIE_BREAK, TieBreak
+from tether.services.errors import described
 from tether.services.events import parse_event
 from tether.services.workspaces import effective_for, exclusion_lists
 from tether.store.models import (
@@ -149,7 +150,7 @@ def _quarantine(db: Session, workspace_id: str, event: EventRow, only: ActivityR
                 exc: Exception) -> None:
     """The event (or, when one recipient was planned again, that activity) is errored with
     the exception's class and message: in the log, and retryable from it."""
-    why = f"{type(exc).__name__}: {exc}"[:2000]
+    why = described(exc)
     now = utcnow()
     activity = only
     if activity is None:

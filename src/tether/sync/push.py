@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ from tether.salesforce.retry import Backoff
 from tether.salesforce.soql import in_list, quote
 from tether.security import Vault
 from tether.services import connection
+from tether.services.errors import described
 from tether.services.planning import refresh_activities, requeue_event
 from tether.store.models import (
     ActivityRow,
@@ -169,8 +170,7 @@ class Writer:
         except SalesforceError as exc:
             await self._call_failed(workspace_id, membership_id, writes, exc, out)
         except Exception as exc:  # e.g. the connection is gone: record, never lose
-            await asyncio.to_thread(self._release, workspace_id, writes,
-                                    f"{type(exc).__name__}: {exc}", out)
+            await asyncio.to_thread(self._release, workspace_id, writes, described(exc), out)
         return out
 
     async def _with_owners(self, reader: SalesforceClient, workspace_id: str,
@@ -195,11 +195,7 @@ class Writer:
         now = utcnow()
         ready: list[ActivityWrite] = []
         with self.sessions() as db:
-            current = _still_claimed(db, workspace_id, writes)
-            for w in writes:
-                row = current.get(w.key)
-                if row is None:
-                    continue
+            for w, row in _claimed(db, workspace_id, writes):
                 if not row.owner_email or row.fields.get("OwnerId"):
                     ready.append(w)
                     continue
@@ -305,14 +301,11 @@ class Writer:
                     out: Outcome) -> None:
         now = utcnow()
         writes = [w for w, _ in broken]
+        why_of = {w.key: described(exc) for w, exc in broken}
         with self.sessions() as db:
-            current = _still_claimed(db, workspace_id, writes)
-            for w, exc in broken:
-                row = current.get(w.key)
-                if row is None:
-                    continue
+            for w, row in _claimed(db, workspace_id, writes):
                 out.keys.add(row.key)
-                why = f"{type(exc).__name__}: {exc}"[:2000]
+                why = why_of[w.key]
                 _log(row, {"at": iso(now), "result": "error", "code": WRITE_FAILED,
                            "message": why})
                 _error(row, WRITE_FAILED, f"Tether could not send this write: {why}", [], now)
@@ -530,11 +523,7 @@ class Writer:
               out: Outcome) -> None:
         now = utcnow()
         with self.sessions() as db:
-            current = _still_claimed(db, workspace_id, writes)
-            for w in writes:
-                row = current.get(w.key)
-                if row is None:
-                    continue
+            for _, row in _claimed(db, workspace_id, writes):
                 out.keys.add(row.key)
                 _error(row, exc.error_code or str(exc.status), exc.message, list(exc.fields),
                        now)
@@ -663,6 +652,16 @@ def _still_claimed(db: Session, workspace_id: str, writes: Sequence[ActivityWrit
     rows = db.scalars(select(ActivityWrite).where(
         ActivityWrite.workspace_id == workspace_id, ActivityWrite.key.in_(list(claims))))
     return {r.key: r for r in rows if r.claim is not None and r.claim == claims[r.key]}
+
+
+def _claimed(db: Session, workspace_id: str, writes: Sequence[ActivityWrite]
+             ) -> Iterator[tuple[ActivityWrite, ActivityWrite]]:
+    """Each write (as sent) with its row, for those the same claim still holds."""
+    current = _still_claimed(db, workspace_id, writes)
+    for w in writes:
+        row = current.get(w.key)
+        if row is not None:
+            yield w, row
 
 
 def _log(row: ActivityWrite, entry: dict[str, Any]) -> None:
