@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -170,16 +171,23 @@ def unknown_fields(raw: Any, cls: type = Event, at: str = "") -> Iterator[str]:
     a misspelt field must not vanish silently."""
     if not isinstance(raw, Mapping):
         return
-    names = {f.name for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
+    known = _fields_of(cls)
     for key, value in raw.items():
         path = f"{at}.{key}" if at else str(key)
-        if key not in names:
+        if key not in known:
             yield path
             continue
-        nested = _nested_class(hints[key])
+        nested = known[key]
         if nested is not None:
             yield from unknown_fields(value, nested, path)
+
+
+@functools.cache
+def _fields_of(cls: type) -> dict[str, type | None]:
+    """A dataclass's field names, each with the dataclass it nests (or None); read once: type
+    hints are evaluated from strings, which costs more than checking an event."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: _nested_class(hints[f.name]) for f in dataclasses.fields(cls)}
 
 
 def _nested_class(hint: Any) -> type | None:

@@ -1,5 +1,6 @@
 """Planning stage: new events become activity-log rows and planned writes, in one
-transaction per batch (a crash mid-batch plans it again, to the same activity keys)."""
+transaction per workspace's batch (a crash mid-batch plans it again, to the same activity
+keys)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from tether.domain import planner
@@ -126,21 +128,31 @@ def plan_new_events(db: Session, limit: int = BATCH) -> int:
 
 def _plan_isolated(db: Session, workspace_id: str,
                    items: Sequence[tuple[EventRow, ActivityRow | None]]) -> None:
-    """A batch planned in a savepoint.  If anything in it fails, each event is planned
-    alone, and one that still fails is quarantined: no event, and no workspace, holds back
-    any other."""
+    """A batch planned and committed as one.  If anything in it fails, it is rolled back and
+    each event is planned (and committed) alone, and one that still fails is quarantined: no
+    event, and no workspace, holds back any other.  The database failing (locked, gone) is
+    no event's fault: that is raised, and the whole round is tried again later.
+
+    No savepoint: on SQLite it would make the reads part of the write transaction, whose
+    snapshot is then stale by the time it writes if ingest committed meanwhile (refused at
+    once, SQLITE_BUSY_SNAPSHOT), so planning would starve while events arrive."""
     try:
-        with db.begin_nested():
-            _plan_batch(db, workspace_id, items)
-            for row, only in items:
-                if only is None:
-                    row.state, row.error = "planned", None
+        _plan_batch(db, workspace_id, items)
+        for row, only in items:
+            if only is None:
+                row.state, row.error = "planned", None
+        db.commit()
         return
+    except (OperationalError, InterfaceError):
+        db.rollback()
+        raise
     except Exception as exc:
+        db.rollback()
         if len(items) == 1:
             log.warning("planning event %s failed; quarantined", items[0][0].id,
                         exc_info=True)
             _quarantine(db, workspace_id, *items[0], exc)
+            db.commit()
             return
     for item in items:  # outside the handler: a later failure is not chained to this one
         _plan_isolated(db, workspace_id, [item])
