@@ -21,6 +21,7 @@ from tether.services.workspaces import (
     create_workspace,
     join,
     new_user,
+    user_by_email,
 )
 from tether.store.models import (
     Invitation,
@@ -58,7 +59,7 @@ def sign_in(db: Session, email: str, password: str) -> tuple[str, Actor]:
     """A new session token for this user's (first) workspace; one message for a wrong email
     or a wrong password, so the answer does not tell which addresses have accounts.  A user
     of several workspaces then chooses one (switch_workspace)."""
-    user = db.scalar(select(User).where(User.email == normalize_email(email)))
+    user = user_by_email(db, email)
     stored = user.password_hash if user is not None else None
     # An unknown address costs the same hash as a known one: timing tells nothing either.
     if not verify_password(password, stored or _DUMMY_HASH) or user is None or not stored:
@@ -182,16 +183,12 @@ def _usable_invitation(db: Session, token: str) -> Invitation:
     return row
 
 
-def _user(db: Session, email: str) -> User | None:
-    return db.scalar(select(User).where(User.email == email))
-
-
 def open_invitation(db: Session, token: str) -> InvitationView:
     row = _usable_invitation(db, token)
     workspace = db.get(Workspace, row.workspace_id)
     assert workspace is not None  # the invitation goes with its workspace (cascade)
     return InvitationView(workspace.name, row.email, row.access,
-                          _user(db, row.email) is not None)
+                          user_by_email(db, row.email) is not None)
 
 
 def accept_invitation(db: Session, token: str, *, password: str, name: str = ""
@@ -202,7 +199,7 @@ def accept_invitation(db: Session, token: str, *, password: str, name: str = ""
     use: the invitation is claimed by a conditional update in the caller's transaction, the
     one that creates the membership, so a replayed or concurrent accept finds nothing left."""
     invitation = _usable_invitation(db, token)
-    user = _user(db, invitation.email)
+    user = user_by_email(db, invitation.email)
     if user is not None:
         if not verify_password(password, user.password_hash):
             raise Unauthorized(f"wrong password for {user.email}")

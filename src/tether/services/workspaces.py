@@ -89,6 +89,11 @@ def create_workspace(db: Session, *, name: str, admin_email: str, admin_password
                       access="admin", name=admin_name)
 
 
+def user_by_email(db: Session, email: str) -> User | None:
+    """The account of an address (addresses are kept normalized: one account each)."""
+    return db.scalar(select(User).where(User.email == normalize_email(email)))
+
+
 def add_member(db: Session, workspace_id: str, *, email: str, password: str | None,
                access: str = "member", name: str = "", role_id: str | None = None) -> Actor:
     """A membership made by the system, not by an admin: a first admin, the demo, test
@@ -96,7 +101,7 @@ def add_member(db: Session, workspace_id: str, *, email: str, password: str | No
     A new address becomes a user with this password; an existing user joins as they are:
     their password and name are never set or changed here."""
     email = _check_email(email)
-    user = db.scalar(select(User).where(User.email == email))
+    user = user_by_email(db, email)
     if user is None:
         user = new_user(db, email=email, password=password, name=name)
     return join(db, workspace_id, user, access=access, role_id=role_id)
