@@ -44,6 +44,10 @@ class Settings(BaseSettings):
                                       "a Salesforce answer before the outcome is unknown")
     activity_flush_seconds: float = Field(default=0.25, ge=0, le=1.0, description="How long "
                                           "planned writes wait for others to share a call")
+    activity_collections_per_call: int = Field(
+        default=5, ge=1, le=5, description="sObject Collections calls of 200 records the "
+        "writer packs into one composite call (Salesforce counts it as one API call): 5 "
+        "sends up to 1,000 activities a call, 1 sends each collection on its own")
     activity_reconcile_seconds: float = Field(default=120.0, ge=0, description="How long a "
                                               "create whose answer was lost waits before "
                                               "Tether reads back whether it landed")

@@ -14,21 +14,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote as urlquote
 
 from tether.salesforce.auth import Identity, parse_identity
 from tether.salesforce.bulk2 import Bulk2Query, PollPolicy
 from tether.salesforce.composite import (
+    COMPOSITE_COLLECTIONS_LIMIT,
     COMPOSITE_LIMIT,
     CompositeResult,
     CompositeSubrequest,
     SaveResult,
-    check_collection_size,
-    typed_records,
+    collection_request,
+    save_results,
 )
 from tether.salesforce.datetimes import format_param, parse_datetime
+from tether.salesforce.errors import SalesforceError, error_from_body
 from tether.salesforce.transport import SalesforceTransport
 
 JsonObject = dict[str, Any]
@@ -88,6 +90,18 @@ class SalesforceClient(SalesforceTransport):
     async def describe(self, sobject: str) -> JsonObject:
         result: JsonObject = await self.json("GET", f"sobjects/{_segment(sobject)}/describe")
         return result
+
+    async def describe_each(self, sobjects: Sequence[str]) -> list[JsonObject]:
+        """Several describes, in one composite call when there are several."""
+        if len(sobjects) <= 1:
+            return [await self.describe(s) for s in sobjects]
+        out: list[JsonObject] = []
+        for start in range(0, len(sobjects), COMPOSITE_LIMIT):
+            for result in await self.composite([
+                    CompositeSubrequest("GET", f"sobjects/{_segment(s)}/describe", f"d{i}")
+                    for i, s in enumerate(sobjects[start:start + COMPOSITE_LIMIT])]):
+                out.append(result.checked())
+        return out
 
     async def describe_layouts(self, sobject: str) -> JsonObject:
         result: JsonObject = await self.json(
@@ -200,42 +214,76 @@ class SalesforceClient(SalesforceTransport):
     async def collections_create(self, records: Sequence[Mapping[str, Any]], *,
                                  sobject: str | None = None, all_or_none: bool = False,
                                  headers: Mapping[str, str] | None = None) -> list[SaveResult]:
-        check_collection_size(len(records))
-        return await self._collection("POST", "composite/sobjects", {
-            "allOrNone": all_or_none, "records": typed_records(records, sobject)}, headers)
+        return await self.collection(collection_request(
+            "create", sobject, records, all_or_none=all_or_none), headers)
 
     async def collections_update(self, records: Sequence[Mapping[str, Any]], *,
                                  sobject: str | None = None, all_or_none: bool = False,
                                  headers: Mapping[str, str] | None = None) -> list[SaveResult]:
         """Each record carries its ``Id``."""
-        check_collection_size(len(records))
-        return await self._collection("PATCH", "composite/sobjects", {
-            "allOrNone": all_or_none, "records": typed_records(records, sobject)}, headers)
+        return await self.collection(collection_request(
+            "update", sobject, records, all_or_none=all_or_none), headers)
 
     async def collections_upsert(self, sobject: str, ext_field: str,
                                  records: Sequence[Mapping[str, Any]], *,
                                  all_or_none: bool = False,
                                  headers: Mapping[str, str] | None = None) -> list[SaveResult]:
-        check_collection_size(len(records))
-        return await self._collection(
-            "PATCH", f"composite/sobjects/{_segment(sobject)}/{_segment(ext_field)}",
-            {"allOrNone": all_or_none, "records": typed_records(records, sobject)}, headers)
+        return await self.collection(collection_request(
+            "upsert", sobject, records, ext_field=ext_field, all_or_none=all_or_none), headers)
 
     async def collections_delete(self, ids: Sequence[str], *,
                                  all_or_none: bool = False) -> list[SaveResult]:
-        check_collection_size(len(ids))
         if not ids:
             return []
-        body = await self.json("DELETE", "composite/sobjects", params={
-            "ids": ",".join(ids), "allOrNone": "true" if all_or_none else "false"})
-        return [SaveResult.from_json(item) for item in body]
+        return await self.collection(collection_request(
+            "delete", None, ids=ids, all_or_none=all_or_none))
 
-    async def _collection(self, method: str, path: str, payload: JsonObject,
-                          headers: Mapping[str, str] | None) -> list[SaveResult]:
-        if not payload["records"]:
+    async def collection(self, request: CompositeSubrequest,
+                         headers: Mapping[str, str] | None = None) -> list[SaveResult]:
+        """One sObject Collections call on its own (see ``collection_request``)."""
+        if request.body is not None and not request.body["records"]:
             return []
-        body = await self.json(method, path, json=payload, headers=headers)
-        return [SaveResult.from_json(item) for item in body]
+        return save_results(await self.json(request.method, request.url, json=request.body,
+                                            headers=headers))
+
+    async def collections(self, requests: Sequence[CompositeSubrequest]
+                          ) -> list[list[SaveResult] | SalesforceError]:
+        """Up to five sObject Collections calls in one composite call (one API call for up
+        to 1,000 records), each with its own outcome: its records' results, or the error
+        Salesforce answered for that subrequest.  An error of the composite call itself is
+        raised, as for one call (``ambiguous`` when its outcome is unknown)."""
+        if not 0 < len(requests) <= COMPOSITE_COLLECTIONS_LIMIT:
+            raise ValueError(f"composite takes 1 to {COMPOSITE_COLLECTIONS_LIMIT} sObject "
+                             "Collections subrequests")
+        if len(requests) == 1:
+            return [await self.collection(requests[0])]
+        named = [replace(r, reference_id=f"c{i}") for i, r in enumerate(requests)]
+        results = await self.composite(named)
+        return [save_results(r.body) if r.ok else error_from_body(r.status, r.body)
+                for r in results]
+
+    async def query_each(self, soqls: Sequence[str]) -> list[list[JsonObject]]:
+        """Every record of each query, the first pages of up to five fetched in one composite
+        call; a query with more pages reads them one call each."""
+        out: list[list[JsonObject]] = []
+        for start in range(0, len(soqls), COMPOSITE_COLLECTIONS_LIMIT):
+            part = soqls[start:start + COMPOSITE_COLLECTIONS_LIMIT]
+            if len(part) == 1:
+                out.append([r async for r in self.query(part[0])])
+                continue
+            results = await self.composite([
+                CompositeSubrequest("GET", f"query?q={urlquote(q, safe='')}", f"q{i}")
+                for i, q in enumerate(part)])
+            for result in results:
+                body = result.checked()
+                records = list(body.get("records") or [])
+                next_url = body.get("nextRecordsUrl")
+                while next_url:
+                    page = await self.query_page(next_records_url=next_url)
+                    records += page.records
+                    next_url = None if page.done else page.next_records_url
+                out.append(records)
+        return out
 
     # -- Bulk API 2.0 ---------------------------------------------------------------------
     def bulk2_query(self, soql: str, *, all_rows: bool = False, max_records: int = 50_000,

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from tether.salesforce.errors import RecordError, SalesforceError, error_from_body
 
 COLLECTION_LIMIT = 200  # records in one sObject Collections call
 COMPOSITE_LIMIT = 25  # subrequests in one composite call
+# Of those, sObject Collections and query subrequests: so one composite call carries up to
+# 1,000 records (Salesforce counts the whole composite request as one API call).
+COMPOSITE_COLLECTIONS_LIMIT = 5
 
 T = TypeVar("T")
 
@@ -89,6 +93,35 @@ class CompositeSubrequest:
         return item
 
 
+def collection_request(action: str, sobject: str | None,
+                       records: Sequence[Mapping[str, Any]] = (), *,
+                       ext_field: str | None = None, ids: Sequence[str] = (),
+                       all_or_none: bool = False, reference_id: str = "c0"
+                       ) -> CompositeSubrequest:
+    """One sObject Collections call (``create``, ``update``, ``upsert`` on ``ext_field``, or
+    ``delete`` of ``ids``), sent alone or as a subrequest of a composite call."""
+    if action == "delete":
+        check_collection_size(len(ids))
+        flag = "true" if all_or_none else "false"
+        return CompositeSubrequest(
+            "DELETE", f"composite/sobjects?ids={','.join(ids)}&allOrNone={flag}", reference_id)
+    check_collection_size(len(records))
+    body = {"allOrNone": all_or_none, "records": typed_records(records, sobject)}
+    if action == "create":
+        return CompositeSubrequest("POST", "composite/sobjects", reference_id, body)
+    if action == "update":
+        return CompositeSubrequest("PATCH", "composite/sobjects", reference_id, body)
+    if action == "upsert" and sobject and ext_field:
+        return CompositeSubrequest(
+            "PATCH", f"composite/sobjects/{quote(sobject, safe='')}/{quote(ext_field, safe='')}",
+            reference_id, body)
+    raise ValueError(f"no sObject Collections call for {action!r} on {sobject!r}")
+
+
+def save_results(body: Any) -> list[SaveResult]:
+    return [SaveResult.from_json(item) for item in body or ()]
+
+
 @dataclass(frozen=True)
 class CompositeResult:
     reference_id: str
@@ -109,3 +142,9 @@ class CompositeResult:
     @property
     def error(self) -> SalesforceError | None:
         return None if self.ok else error_from_body(self.status, self.body)
+
+    def checked(self) -> Any:
+        """The body, or the subrequest's error raised."""
+        if not self.ok:
+            raise error_from_body(self.status, self.body)
+        return self.body

@@ -1,5 +1,6 @@
-"""The Salesforce writer: planned writes go out in sObject Collections of up to 200, per
-(workspace, acting user), flushed when 200 are waiting or the oldest waited the flush window.
+"""The Salesforce writer: planned writes go out in sObject Collections of up to 200, five of
+them packed in one composite call (Salesforce counts it as one API call), per (workspace,
+acting user), flushed when 1,000 are waiting or the oldest waited the flush window.
 
 Exactly-once effect:
 - every write has its activity key in the database before it is sent;
@@ -27,7 +28,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from tether.config import Settings
 from tether.domain.planner import KEY_FOOTER
 from tether.salesforce.client import SalesforceClient
-from tether.salesforce.composite import SaveResult
+from tether.salesforce.composite import (
+    CompositeSubrequest,
+    SaveResult,
+    chunks,
+    collection_request,
+)
 from tether.salesforce.datetimes import format_datetime, soql_datetime
 from tether.salesforce.errors import ErrorKind, RecordError, SalesforceError
 from tether.salesforce.retry import Backoff
@@ -66,6 +72,15 @@ HELD = ("sending", "checking")
 WRITE_FAILED = "TETHER_WRITE_FAILED"  # a write's error code when Tether could not send it
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One sObject Collections call: its writes, in the order of its records."""
+
+    action: str
+    writes: list[ActivityWrite]
+    request: CompositeSubrequest
+
+
 @dataclass
 class Outcome:
     done: int = 0
@@ -86,6 +101,7 @@ class Writer:
         self._clients: dict[str, SalesforceClient] = {}
         self._key_field: dict[str, tuple[bool, dt.datetime]] = {}
         self._parallel = asyncio.Semaphore(4)
+        self.pack = settings.activity_collections_per_call
 
     async def aclose(self) -> None:
         for client in self._clients.values():
@@ -143,7 +159,7 @@ class Writer:
                 .group_by(ActivityWrite.workspace_id, ActivityWrite.membership_id)).all()
             paused = quota.paused_workspaces(db, now)
         return [(ws, m) for ws, m, n, oldest in rows if ws not in paused and (
-            n >= BATCH or as_utc(oldest) <= now - self.window)]
+            n >= BATCH * self.pack or as_utc(oldest) <= now - self.window)]
 
     def _expired_groups(self) -> list[tuple[str, str]]:
         now = utcnow()
@@ -166,7 +182,8 @@ class Writer:
             reader = self._client(membership_id, reads=True)
             writes = await self._with_owners(reader, workspace_id, writes, out)
             has_key = await self._has_key_field(reader, workspace_id)
-            await self._send(client, reader, workspace_id, writes, has_key, out)
+            await self._send(client, reader, workspace_id, membership_id, writes, has_key,
+                             out)
         except SalesforceError as exc:
             await self._call_failed(workspace_id, membership_id, writes, exc, out)
         except Exception as exc:  # e.g. the connection is gone: record, never lose
@@ -184,9 +201,10 @@ class Writer:
         if not wanted:
             return writes
         found: dict[str, str] = {}
-        for start in range(0, len(wanted), 100):
-            async for row in reader.query("SELECT Id, Email FROM User WHERE IsActive = true "
-                                          f"AND Email IN {in_list(wanted[start:start + 100])}"):
+        for rows in await reader.query_each([
+                f"SELECT Id, Email FROM User WHERE IsActive = true AND Email IN {in_list(part)}"
+                for part in chunks(wanted, 100)]):
+            for row in rows:
                 found.setdefault(str(row["Email"]).lower(), str(row["Id"]))
         return await asyncio.to_thread(self._set_owners, workspace_id, writes, found, out)
 
@@ -219,7 +237,8 @@ class Writer:
                 ActivityWrite.workspace_id == workspace_id,
                 ActivityWrite.membership_id == membership_id,
                 ActivityWrite.status == "queued", ActivityWrite.next_attempt_at <= now)
-                .order_by(ActivityWrite.priority, ActivityWrite.created_at).limit(BATCH))
+                .order_by(ActivityWrite.priority, ActivityWrite.created_at)
+                .limit(BATCH * self.pack))
             if db.get_bind().dialect.name == "postgresql":
                 keys = keys.with_for_update(skip_locked=True)
             # Picked first, then updated by value: as a subquery of the UPDATE, PostgreSQL may
@@ -240,38 +259,62 @@ class Writer:
             return rows
 
     async def _send(self, client: SalesforceClient, reader: SalesforceClient,
-                    workspace_id: str, writes: Sequence[ActivityWrite], has_key: bool,
-                    out: Outcome) -> None:
-        """One collections call per (object, action)."""
+                    workspace_id: str, membership_id: str, writes: Sequence[ActivityWrite],
+                    has_key: bool, out: Outcome) -> None:
+        """One collections call per object, action and 200 records, packed up to five in a
+        composite call (one API call for up to 1,000 activities)."""
+        calls = await self._calls(reader, workspace_id, writes, has_key, out)
+        for start in range(0, len(calls), self.pack):
+            await self._send_pack(client, reader, workspace_id, membership_id,
+                                  calls[start:start + self.pack], out)
+
+    async def _calls(self, reader: SalesforceClient, workspace_id: str,
+                     writes: Sequence[ActivityWrite], has_key: bool, out: Outcome
+                     ) -> list[_Call]:
         buckets: dict[tuple[str, str], list[ActivityWrite]] = defaultdict(list)
         for w in writes:
             action = ("delete" if w.op == "delete" else "upsert" if has_key
                       else "update" if w.sf_id else "create")
             buckets[(w.sobject, action)].append(w)
+        calls: list[_Call] = []
         for (sobject, action), group in sorted(buckets.items()):
             if action == "delete":
-                await self._delete(client, reader, workspace_id, sobject, group, has_key,
-                                   out)
+                targets = await self._delete_targets(reader, workspace_id, sobject, group,
+                                                     has_key, out)
+                calls += [_Call(action, part, collection_request(
+                    action, sobject, ids=[str(w.sf_id) for w in part]))
+                    for part in chunks(targets)]
                 continue
-            group, records = await self._records(workspace_id, group, action, has_key, out)
-            if not group:
+            ready, records = await self._records(workspace_id, group, action, has_key, out)
+            ext_field = KEY_FIELD if action == "upsert" else None
+            calls += [_Call(action, ready[i:i + BATCH], collection_request(
+                action, sobject, records[i:i + BATCH], ext_field=ext_field))
+                for i in range(0, len(ready), BATCH)]
+        return calls
+
+    async def _send_pack(self, client: SalesforceClient, reader: SalesforceClient,
+                         workspace_id: str, membership_id: str, pack: Sequence[_Call],
+                         out: Outcome) -> None:
+        """A call's outcome reaches only its own writes.  An answer lost on the way leaves
+        creates in doubt (reconciled once the lease ends, never resent blind); upserts,
+        updates and deletes are safe to send again."""
+        try:
+            outcomes = await client.collections([c.request for c in pack])
+        except SalesforceError as exc:
+            if not exc.ambiguous:
+                raise
+            outcomes = [exc] * len(pack)
+        for call, outcome in zip(pack, outcomes, strict=True):
+            if isinstance(outcome, SalesforceError):
+                if outcome.ambiguous and call.action == "create":
+                    await asyncio.to_thread(self._hold_for_reconcile, workspace_id,
+                                            call.writes, outcome)
+                else:
+                    await self._call_failed(workspace_id, membership_id, call.writes,
+                                            outcome, out)
                 continue
-            if action == "upsert":
-                results = await client.collections_upsert(sobject, KEY_FIELD, records)
-            elif action == "update":
-                results = await client.collections_update(records, sobject=sobject)
-            else:
-                try:
-                    results = await client.collections_create(records, sobject=sobject)
-                except SalesforceError as exc:
-                    if exc.ambiguous:
-                        # Maybe created: reconcile once the lease ends, never resend blind.
-                        await asyncio.to_thread(self._hold_for_reconcile, workspace_id, group,
-                                                exc)
-                        continue
-                    raise
-            gone = await asyncio.to_thread(self._apply, workspace_id, group, results, action,
-                                           out)
+            gone = await asyncio.to_thread(self._apply, workspace_id, call.writes, outcome,
+                                           call.action, out)
             if gone:
                 await self._check_gone(reader, workspace_id, gone, out)
 
@@ -312,38 +355,37 @@ class Writer:
                 out.errored += 1
             _commit(db, workspace_id, writes)
 
-    async def _delete(self, client: SalesforceClient, reader: SalesforceClient,
-                      workspace_id: str, sobject: str, group: list[ActivityWrite],
-                      has_key: bool, out: Outcome) -> None:
+    async def _delete_targets(self, reader: SalesforceClient, workspace_id: str,
+                              sobject: str, group: list[ActivityWrite], has_key: bool,
+                              out: Outcome) -> list[ActivityWrite]:
+        """The deletes with a record to delete.  One whose record was never found in
+        Salesforce is done at once: gone is the goal."""
         unknown = [w for w in group if not w.sf_id]
         if unknown:
             found = await self._find(reader, sobject, unknown, has_key)
             for w in unknown:
                 w.sf_id = found.get(w.key)
-        targets = [w for w in group if w.sf_id]
-        results: list[SaveResult] = []
-        if targets:
-            results = await client.collections_delete([str(w.sf_id) for w in targets])
-        by_key = dict(zip([w.key for w in targets], results, strict=True))
-        final = [by_key.get(w.key) or SaveResult(w.sf_id, True) for w in group]
-        await asyncio.to_thread(self._apply, workspace_id, group, final, "delete", out)
+        absent = [w for w in group if not w.sf_id]
+        if absent:
+            await asyncio.to_thread(self._apply, workspace_id, absent,
+                                    [SaveResult(None, True)] * len(absent), "delete", out)
+        return [w for w in group if w.sf_id]
 
     async def _find(self, client: SalesforceClient, sobject: str,
                     writes: Sequence[ActivityWrite], has_key: bool) -> dict[str, str]:
         """Which of these writes' records exist in Salesforce: key -> Id."""
         found: dict[str, str] = {}
         if has_key:
-            keys = [w.key for w in writes]
-            for start in range(0, len(keys), 100):
-                chunk = in_list(keys[start:start + 100])
-                async for row in client.query(
-                        f"SELECT Id, {KEY_FIELD} FROM {sobject} WHERE {KEY_FIELD} IN {chunk}"):
-                    found[str(row[KEY_FIELD])] = str(row["Id"])
+            for rows in await client.query_each([
+                    f"SELECT Id, {KEY_FIELD} FROM {sobject} WHERE {KEY_FIELD} IN {in_list(part)}"
+                    for part in chunks([w.key for w in writes], 100)]):
+                found.update((str(row[KEY_FIELD]), str(row["Id"])) for row in rows)
             return found
         by_owner: dict[str, list[ActivityWrite]] = defaultdict(list)
         for w in writes:
             by_owner[str(w.fields.get("OwnerId") or "")].append(w)
         wanted = {w.key for w in writes}
+        soqls = []
         for owner, items in by_owner.items():
             sent = [as_utc(w.sent_at or w.created_at) for w in items]
             since, until = min(sent) - RECONCILE_MARGIN, max(sent) + RECONCILE_MARGIN
@@ -353,7 +395,9 @@ class Writer:
             whos = {str(w.fields.get("WhoId")) for w in items}
             if all(w.fields.get("WhoId") for w in items) and len(whos) <= 100:
                 soql += f" AND WhoId IN {in_list(sorted(whos))}"
-            async for row in client.query(soql, batch_size=2000):
+            soqls.append(soql)
+        for rows in await client.query_each(soqls):
+            for row in rows:
                 key = _footer_key(str(row.get("Description") or ""))
                 if key in wanted:
                     found[key] = str(row["Id"])
@@ -421,12 +465,10 @@ class Writer:
                if x}
         with self.sessions() as db:
             kinds = {i: r.sobject for i in ids if (r := mirror.get(db, workspace_id, i))}
-        existing: set[str] = set()
-        for sobject in sorted(set(kinds.values())):
-            wanted = [i for i, k in kinds.items() if k == sobject]
-            async for row in client.query(f"SELECT Id FROM {sobject} WHERE Id IN "
-                                          f"{in_list(wanted)}"):
-                existing.add(str(row["Id"]))
+        existing = {str(row["Id"]) for rows in await client.query_each([
+            f"SELECT Id FROM {sobject} WHERE Id IN "
+            f"{in_list([i for i, k in kinds.items() if k == sobject])}"
+            for sobject in sorted(set(kinds.values()))]) for row in rows}
         missing = ids - existing
         await asyncio.to_thread(self._replan_gone, workspace_id, gone, missing, kinds, out)
 
@@ -591,9 +633,10 @@ class Writer:
         with self.sessions() as db:
             known = {s: db.get(FieldMetadata, (workspace_id, s)) for s in ("Task", "Event")}
             metadata = {s: list(r.fields) for s, r in known.items() if r is not None}
-        for sobject in ("Task", "Event"):
-            if sobject not in metadata:
-                metadata[sobject] = list((await client.describe(sobject)).get("fields", []))
+        missing = [s for s in ("Task", "Event") if s not in metadata]
+        for sobject, described_ in zip(missing, await client.describe_each(missing),
+                                       strict=True):
+            metadata[sobject] = list(described_.get("fields", []))
         has = all(any(f.get("name") == KEY_FIELD and f.get("externalId") for f in fields)
                   for fields in metadata.values())
         self._key_field[workspace_id] = (has, utcnow() + dt.timedelta(minutes=10))
