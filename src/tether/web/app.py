@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
 from tether.config import Settings
@@ -25,6 +26,10 @@ from tether.web.errors import service_error_json
 from tether.web.event_sink import EventSink
 from tether.web.headers import SecurityHeaders
 from tether.worker import build_worker
+
+# The interactive API docs, whose Swagger UI and ReDoc assets fastapi-offline serves from
+# its own package (under DOCS_ASSETS): they work on a machine without Internet access.
+DOCS_URL, REDOC_URL, DOCS_ASSETS = "/docs", "/redoc", "/static-offline-docs"
 
 
 def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
@@ -55,7 +60,8 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
             await asyncio.to_thread(state.event_sink.close)
             engine.dispose()
 
-    app = FastAPI(title="Tether", version="1", lifespan=lifespan)
+    app = FastAPIOffline(title="Tether", version="1", lifespan=lifespan, docs_url=DOCS_URL,
+                         redoc_url=REDOC_URL, static_url=DOCS_ASSETS)
     app.state.tether = state
 
     @app.exception_handler(SalesforceError)
@@ -102,7 +108,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
         Rule(webhooks.PREFIX, webhooks.MAX_BODY, "POST", webhooks.token_gate(state)),
         Rule("/api/v1/", settings.max_body_bytes, gate=api_key)])
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors,
-                       docs_paths=[p for p in (app.docs_url, app.redoc_url,
+                       docs_paths=[p for p in (DOCS_URL, REDOC_URL,
                                                app.swagger_ui_oauth2_redirect_url) if p])
     return app
 

@@ -12,8 +12,9 @@ middlewares' refusals and unexpected 500s carry them too).
   /app/sidebar/ (the Salesforce sidebar), which the ``frame_ancestors`` setting's origins
   may frame too.  X-Frame-Options says the same to browsers without CSP (not on the sidebar,
   where it cannot name other origins).
-- FastAPI's /docs and /redoc load Swagger UI and ReDoc from a CDN with an inline script:
-  exactly those paths get a policy that allows that CDN (and inline script), nothing else does.
+- /docs and /redoc load Swagger UI and ReDoc from Tether itself (fastapi-offline's bundled
+  assets) and start them with an inline script: exactly those paths allow inline script (and
+  ReDoc's search worker from a blob), nothing else does; no policy allows any other host.
 - X-Content-Type-Options: nosniff, and Referrer-Policy: strict-origin-when-cross-origin.
 
 A response that sets one of these headers itself keeps its own.
@@ -30,6 +31,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SIDEBAR = "/app/sidebar"
 # Inline event handlers in the templates (usage.html's budget slider).
 INLINE_HANDLERS = ("document.getElementById('budget-out').value = this.value",)
+# Where FastAPI's docs pages would load their assets from, without fastapi-offline: no policy
+# allows it.
 CDN = "https://cdn.jsdelivr.net"
 
 
@@ -53,10 +56,9 @@ def policy(frame_ancestors: Sequence[str] = ()) -> str:
 
 DOCS_POLICY = "; ".join([
     "default-src 'self'",
-    f"script-src 'self' 'unsafe-inline' {CDN}",
-    f"style-src 'self' 'unsafe-inline' {CDN} https://fonts.googleapis.com",
-    "font-src 'self' https://fonts.gstatic.com",
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly",
+    "script-src 'self' 'unsafe-inline'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
     "worker-src 'self' blob:",
     "object-src 'none'",
     "base-uri 'self'",
