@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -19,7 +20,7 @@ from tether.security import Vault
 from tether.services.errors import ServiceError
 from tether.store.db import make_engine, session_factory
 from tether.web import oauth_callback, ui, webhooks
-from tether.web.api import activity, salesforce, workspace
+from tether.web.api import activity, event_schema, salesforce, workspace
 from tether.web.body import BodyLimit, Rule, bearer_gate
 from tether.web.deps import AppState
 from tether.web.errors import service_error_json
@@ -63,6 +64,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     app = FastAPIOffline(title="Tether", version="1", lifespan=lifespan, docs_url=DOCS_URL,
                          redoc_url=REDOC_URL, static_url=DOCS_ASSETS)
     app.state.tether = state
+    _with_event_schemas(app)
 
     @app.exception_handler(SalesforceError)
     async def salesforce_error(request: Request, exc: SalesforceError) -> JSONResponse:
@@ -111,6 +113,20 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
                        docs_paths=[p for p in (DOCS_URL, REDOC_URL,
                                                app.swagger_ui_oauth2_redirect_url) if p])
     return app
+
+
+def _with_event_schemas(app: FastAPI) -> None:
+    """The OpenAPI document with the event format's schemas, which POST /api/v1/events
+    refers to (its route reads its body itself, so FastAPI does not collect them)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(
+                event_schema.COMPONENTS)
+        return app.openapi_schema or {}
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _from_any_thread(event: asyncio.Event) -> Callable[[], None]:

@@ -12,12 +12,13 @@ from tether.services import activity_log
 from tether.services.errors import Invalid
 from tether.sync import push, quota
 from tether.web import strict
+from tether.web.api import event_schema
 from tether.web.deps import Db, Me, State, bearer_key
 
 router = APIRouter(prefix="/api/v1")
 
 
-@router.post("/events", status_code=202)
+@router.post("/events", status_code=202, openapi_extra=event_schema.OPERATION)
 async def post_events(request: Request, app: State,
                       authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
     """One event or ``{"events": [...]}`` (≤ 1,000): stored (idempotently) before 202.
