@@ -498,3 +498,33 @@ def test_compiled_query_is_reusable(org: dict[str, Any]) -> None:
     assert [i for i, _ in cq.run(org["ctx"], include_deleted=False)] == [org["smith"]]
     org["ctx"].current = datetime(2026, 11, 20, 8, tzinfo=UTC)  # relative dates follow "now"
     assert [i for i, _ in cq.run(org["ctx"], include_deleted=False)] == [org["jones"]]
+
+
+# -- semi-joins ------------------------------------------------------------------------------
+
+def test_semi_join_runs_its_subquery_once_and_narrows_the_scan(org: dict[str, Any]) -> None:
+    ctx: MemoryContext = org["ctx"]
+    soql = ("SELECT LastName FROM Contact WHERE AccountId IN (SELECT AccountId FROM Opportunity "
+            "WHERE StageName = 'Closed Won') AND LastName != null")
+    ctx.calls.clear()
+    ctx.lookups_seen.clear()
+    assert sorted(r["LastName"] for r in run(org, soql)) == ["Smith", "jones"]
+    assert ctx.calls["scan"] == 2  # the opportunities, then the contacts of those accounts
+    assert ctx.lookups_seen == [("Contact", {"AccountId": sorted([org["acme"], org["beta"]])})]
+    # An anti-join can't narrow the scan: it reads every contact.
+    ctx.lookups_seen.clear()
+    assert [r["LastName"] for r in run(org, soql.replace(" IN ", " NOT IN ", 1))] == ["Adams"]
+    assert ctx.lookups_seen == []
+
+
+def test_semi_join_sees_what_the_main_query_sees(org: dict[str, Any]) -> None:
+    ctx: MemoryContext = org["ctx"]
+    ghost = ctx.add("Contact", LastName="Ghost", AccountId=org["gamma"])
+    ctx.records["Contact"][ghost]["IsDeleted"] = True
+    soql = "SELECT Name FROM Account WHERE Id IN (SELECT AccountId FROM Contact)"
+    assert sorted(r["Name"] for r in run(org, soql)) == ["Acme", "beta corp"]
+    # queryAll: the subquery reads deleted contacts too, as the main query reads deleted rows.
+    assert sorted(r["Name"] for r in run(org, soql, include_deleted=True)) == [
+        "Acme", "Gamma", "beta corp"]
+    assert error(org, "SELECT Id FROM Account WHERE Id IN (SELECT AccountId FROM Contact) "
+                      "OR Name = 'x'").error_code == "MALFORMED_QUERY"

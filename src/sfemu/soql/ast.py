@@ -36,6 +36,11 @@ class Aggregate:
     function: str  # upper case: COUNT, COUNT_DISTINCT, MIN, MAX, SUM, AVG
     field: FieldPath
     pos: Pos
+    written: str = ""  # the function's name as the query spells it (column metadata)
+
+    @property
+    def text(self) -> str:
+        return f"{self.written or self.function}({self.field.text})"
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,16 @@ class Includes:
 
 
 @dataclass(frozen=True)
+class SemiJoin:
+    """``Id IN (SELECT ContactId FROM …)``, or NOT IN (an anti-join)."""
+
+    path: FieldPath
+    negated: bool
+    query: Query
+    pos: Pos  # the IN (or NOT) keyword
+
+
+@dataclass(frozen=True)
 class Not:
     operand: Condition
 
@@ -99,7 +114,7 @@ class Or:
     operands: tuple[Condition, ...]
 
 
-Condition = Union[Compare, InList, Includes, Not, And, Or]  # noqa: UP007 - runtime alias
+Condition = Union[Compare, InList, Includes, SemiJoin, Not, And, Or]  # noqa: UP007 - runtime
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,31 @@ class CountAll:
 class SelectAggregate:
     aggregate: Aggregate
     alias: str | None
+
+
+@dataclass(frozen=True)
+class FieldsFn:
+    """``FIELDS(ALL)``, ``FIELDS(CUSTOM)`` or ``FIELDS(STANDARD)``."""
+
+    kind: str  # upper case
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class TypeOfBranch:
+    sobject: str  # as written
+    fields: tuple[FieldPath, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class TypeOf:
+    """``TYPEOF What WHEN Account THEN Name, Phone … ELSE Name END``."""
+
+    relationship: str  # as written
+    whens: tuple[TypeOfBranch, ...]
+    otherwise: tuple[FieldPath, ...]  # the ELSE fields, () without ELSE
+    pos: Pos
 
 
 @dataclass(frozen=True)
@@ -136,4 +176,4 @@ class Query:
     pos: Pos = Pos(1, 1)
 
 
-SelectItem = Union[FieldPath, Query, CountAll, SelectAggregate]  # noqa: UP007
+SelectItem = Union[FieldPath, Query, CountAll, SelectAggregate, FieldsFn, TypeOf]  # noqa: UP007

@@ -95,8 +95,7 @@ class Binder:
             lookup = self._relationship(objects, part)
             if lookup is None:
                 raise unknown_relationship(self.soql, path.pos, part)
-            readable = tuple(t.name for t in (self.readable_object(n) for n in lookup.reference_to)
-                             if t is not None)
+            readable = self.readable_targets(lookup)
             if not readable:
                 raise unknown_relationship(self.soql, path.pos, part)
             rels.append(lookup.relationship_name or part)
@@ -117,6 +116,15 @@ class Binder:
         column = ".".join([*rels, field.name])
         return FieldRef(column, tuple(rels), tuple(fks), tuple(targets), field.name, field,
                         path.pos)
+
+    def readable_targets(self, lookup: FieldDef) -> tuple[str, ...]:
+        """The objects a lookup may point to that the reader can see."""
+        return tuple(t.name for t in map(self.readable_object, lookup.reference_to)
+                     if t is not None)
+
+    def relationship(self, obj: ObjectDef, name: str) -> FieldDef | None:
+        """The readable lookup behind relationship ``name`` (``What`` -> WhatId)."""
+        return self._relationship([obj], name)
 
     def _relationship(self, objects: list[ObjectDef], name: str) -> FieldDef | None:
         for candidate in objects:
@@ -139,7 +147,13 @@ Trie = dict[str, TrieNode]
 
 
 def add_to_trie(trie: Trie, ref: FieldRef) -> None:
+    add_chain(trie, ref.fks, ref.targets)
+
+
+def add_chain(trie: Trie, fks: tuple[str, ...], targets: tuple[tuple[str, ...], ...]) -> None:
+    """Follow ``fks`` in turn; a lookup reached twice may point to the objects of both."""
     level = trie
-    for fk, targets in zip(ref.fks, ref.targets, strict=True):
-        node = level.setdefault(fk, TrieNode(targets))
+    for fk, objects in zip(fks, targets, strict=True):
+        node = level.setdefault(fk, TrieNode(objects))
+        node.targets = tuple(dict.fromkeys((*node.targets, *objects)))
         level = node.children

@@ -32,7 +32,7 @@ class CompiledQuery:
         if plan.aggregate is not None:
             self.columns: list[str] = [key for key, _, _ in plan.aggregate.outputs]
         else:
-            self.columns = [ref.column for ref in plan.refs]
+            self.columns = list(plan.columns)
         self._paths = [column.split(".") for column in self.columns]
         self._flat = all(len(path) == 1 for path in self._paths)
 

@@ -17,9 +17,12 @@ from sfemu.org.ids import to18
 from sfemu.soql.aggregate import Group, group_key, shape_group, sort_groups
 from sfemu.soql.binding import Cache, Record, Trie
 from sfemu.soql.context import QueryContext
-from sfemu.soql.plan import ChildPlan, Plan, ShapeNode, SortKey
+from sfemu.soql.plan import ChildPlan, Plan, SemiJoinPlan, SortKey
+from sfemu.soql.predicates import Env, norm_id
+from sfemu.soql.shape import ShapeNode, TypeOfShape
 
 PAGE_SIZE = 1000
+MAX_PUSHED_IDS = 1000  # a semi-join's Ids narrow the scan through an index up to this many
 
 
 class Parents:
@@ -76,16 +79,29 @@ def _merge_lookups(a: dict[str, list[str]], b: dict[str, list[str]]) -> dict[str
     return merged
 
 
+def _semi_ids(semi: SemiJoinPlan, ctx: QueryContext, include_deleted: bool, today: date
+               ) -> frozenset[str]:
+    """The (18-character) Ids a semi-join's subquery selects, nulls left out."""
+    runner = Runner(ctx, include_deleted, today)
+    return frozenset(value for page in runner.record_pages(semi.plan, "") for record in page
+                     if (value := norm_id(record.get(semi.field))) is not None)
+
+
 def filtered_pages(plan: Plan, ctx: QueryContext, *, include_deleted: bool, today: date,
                    after_id: str = "", lookups: dict[str, list[str]] | None = None,
                    ) -> Iterator[tuple[list[Record], Parents]]:
-    """Pages of rows matching WHERE, with the parents WHERE needed already in the cache."""
+    """Pages of rows matching WHERE, with the parents WHERE needed already in the cache.
+    Semi-joins' subqueries run first, once each."""
+    semi_ids = tuple(_semi_ids(s, ctx, include_deleted, today) for s in plan.semi_joins)
     merged = _merge_lookups(plan.lookups, lookups or {})
+    for semi, ids in zip(plan.semi_joins, semi_ids, strict=True):
+        if semi.lookup is not None and len(ids) <= MAX_PUSHED_IDS:
+            merged = _merge_lookups(merged, {semi.lookup: sorted(ids)})
     if any(not values for values in merged.values()):
         return  # contradictory equalities: nothing can match
     scan = ctx.scan(plan.obj.name, include_deleted=include_deleted, lookups=merged or None,
                     after_id=max(after_id, plan.after_floor))
-    predicate = plan.where(today) if plan.where is not None else None
+    predicate = plan.where(Env(today, semi_ids)) if plan.where is not None else None
     parents = Parents(ctx, include_deleted)
     for page in _pages(iter(scan)):
         if not include_deleted:
@@ -210,10 +226,22 @@ class Runner:
                 parent = cache.get(parent_id) if isinstance(parent_id, str) else None
                 out[rel] = None if parent is None else self._shape(
                     parent, self._type_of(parent, rel), sub, cache, children)
+            elif isinstance(entry, TypeOfShape):
+                out[entry.rel] = self._shape_typeof(record, entry, cache, children)
             else:
                 out[entry.relationship.relationship_name] = children[id(entry)].get(
                     str(record.get("Id")))
         return out
+
+    def _shape_typeof(self, record: Record, typeof: TypeOfShape, cache: Cache,
+                      children: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
+        parent_id = record.get(typeof.fk)
+        parent = cache.get(parent_id) if isinstance(parent_id, str) else None
+        if parent is None:
+            return None
+        sobject = self._type_of(parent, typeof.targets[0])
+        node = typeof.branches.get(sobject, typeof.otherwise) or ShapeNode()
+        return self._shape(parent, sobject, node, cache, children)
 
     def _children(self, child: ChildPlan, parent_ids: list[str]) -> dict[str, Any]:
         """The subquery's result for each parent Id (absent when it has no rows)."""

@@ -216,7 +216,7 @@ class _ToAst(Transformer[Token, Any]):
             if function != "COUNT":
                 raise _malformed(self.soql, _pos(name), f"unexpected token: '{name}'")
             return ast.CountAll(_pos(name))
-        return ast.Aggregate(function, children[1], _pos(name))
+        return ast.Aggregate(function, children[1], _pos(name), str(name))
 
     def order_item(self, children: list[Any]) -> ast.OrderItem:
         expr = children[0]
@@ -237,6 +237,30 @@ class _ToAst(Transformer[Token, Any]):
     def select_list(self, children: list[ast.SelectItem]) -> tuple[ast.SelectItem, ...]:
         return tuple(children)
 
+    def fields_kind(self, children: list[Token]) -> Token:
+        return children[0]
+
+    def fields_fn(self, children: list[Token]) -> ast.FieldsFn:
+        keyword, kind = children
+        return ast.FieldsFn(str(kind).upper(), _pos(keyword))
+
+    def field_list(self, children: list[ast.FieldPath]) -> tuple[ast.FieldPath, ...]:
+        return tuple(children)
+
+    def when_branch(self, children: list[Any]) -> ast.TypeOfBranch:
+        name, fields = children
+        return ast.TypeOfBranch(str(name), fields, _pos(name))
+
+    def else_branch(self, children: list[Any]) -> tuple[ast.FieldPath, ...]:
+        fields: tuple[ast.FieldPath, ...] = children[0]
+        return fields
+
+    def typeof(self, children: list[Any]) -> ast.TypeOf:
+        name, *branches = children
+        whens = tuple(b for b in branches if isinstance(b, ast.TypeOfBranch))
+        otherwise = next((b for b in branches if isinstance(b, tuple)), ())
+        return ast.TypeOf(str(name), whens, otherwise, _pos(name))
+
     # -- conditions -----------------------------------------------------------------------
     def compare(self, children: list[Any]) -> ast.Compare:
         path, op, value = children
@@ -254,6 +278,14 @@ class _ToAst(Transformer[Token, Any]):
     def not_in_list(self, children: list[Any]) -> ast.InList:
         path, op, _in, values = children
         return ast.InList(path, True, values, _pos(op))
+
+    def semi_join(self, children: list[Any]) -> ast.SemiJoin:
+        path, op, query = children
+        return ast.SemiJoin(path, False, query, _pos(op))
+
+    def anti_join(self, children: list[Any]) -> ast.SemiJoin:
+        path, op, _in, query = children
+        return ast.SemiJoin(path, True, query, _pos(op))
 
     def includes(self, children: list[Any]) -> ast.Includes:
         path, op, values = children

@@ -21,30 +21,13 @@ from sfemu.soql.binding import (
 )
 from sfemu.soql.context import SoqlError
 from sfemu.soql.errors import error_at, unknown_child_relationship
+from sfemu.soql.fields import expand_fields
 from sfemu.soql.predicates import NORMALISERS, ConditionCompiler, Factory
+from sfemu.soql.semijoin import check_placement, check_subquery, selected_path
+from sfemu.soql.shape import ShapeNode, TypeOfShape
+from sfemu.soql.typeof import plan_typeof
 
 MAX_OFFSET = 2000
-
-
-@dataclass
-class ShapeNode:
-    """The keys of a shaped record, in query order: fields, parents (nested), children."""
-
-    fields: list[str | tuple[str, str, ShapeNode] | ChildPlan] = field(default_factory=list)
-
-    def add(self, ref: FieldRef) -> None:
-        node = self
-        for rel, fk in zip(ref.rels, ref.fks, strict=True):
-            for entry in node.fields:
-                if isinstance(entry, tuple) and entry[0] == rel:
-                    node = entry[2]
-                    break
-            else:
-                child = ShapeNode()
-                node.fields.append((rel, fk, child))
-                node = child
-        if ref.name not in node.fields:
-            node.fields.append(ref.name)
 
 
 @dataclass(frozen=True)
@@ -62,9 +45,19 @@ class ChildPlan:
 
 
 @dataclass
+class SemiJoinPlan:
+    """A semi-join's subquery, the field it selects, and the lookup it narrows (IN only)."""
+
+    plan: Plan
+    field: str
+    lookup: str | None  # the left operand, when the scan can be narrowed to the Ids found
+
+
+@dataclass
 class Plan:
     obj: ObjectDef
     refs: list[FieldRef] = field(default_factory=list)  # selected fields, query order
+    columns: list[str] = field(default_factory=list)  # dotted paths, TYPEOF's included
     shape: ShapeNode = field(default_factory=ShapeNode)
     children: list[ChildPlan] = field(default_factory=list)
     where: Factory | None = None
@@ -79,6 +72,7 @@ class Plan:
     after_floor: str = ""  # from a top-level "Id > '…'"
     count_only: bool = False
     aggregate: AggregatePlan | None = None
+    semi_joins: list[SemiJoinPlan] = field(default_factory=list)  # Env.semi_ids, in order
 
     @property
     def streams(self) -> bool:
@@ -103,6 +97,7 @@ class Planner:
         return error_at("MALFORMED_QUERY", self.soql, pos, reason)
 
     def plan(self, query: ast.Query, obj: ObjectDef, *, child: bool = False) -> Plan:
+        query = expand_fields(self.soql, query, obj, self.binder.ctx)
         plan = Plan(obj)
         plan.has_order_by = bool(query.order_by)
         aggregates = [i for i in query.select if isinstance(i, ast.SelectAggregate)]
@@ -117,11 +112,13 @@ class Planner:
                                       "COUNT() must be the only element in the SELECT list")
             plan.count_only = True
         if query.where is not None:
+            check_placement(self.soql, query.where)
             compiler = ConditionCompiler(self.binder, obj.name)
             plan.where = compiler.compile(query.where)
             for ref in compiler.refs:
                 add_to_trie(plan.where_trie, ref)
             self._pushdown(plan, query.where, compiler)
+            plan.semi_joins = [self._semi_join(obj, semi) for semi in compiler.semi_joins]
         if aggregates or query.group_by:
             plan.aggregate = self._aggregate(plan, query)
         elif not plan.count_only:
@@ -137,6 +134,7 @@ class Planner:
     # -- SELECT ---------------------------------------------------------------------------
     def _select(self, plan: Plan, query: ast.Query, *, child: bool) -> None:
         seen: set[str] = set()
+        typeofs: list[tuple[TypeOfShape, ast.Pos]] = []
         for item in query.select:
             if isinstance(item, ast.Query):
                 if child:
@@ -144,14 +142,30 @@ class Planner:
                 plan.children.append(self._child(plan.obj, item))
                 plan.shape.fields.append(plan.children[-1])
                 continue
+            if isinstance(item, ast.TypeOf):
+                typeof = plan_typeof(self.binder, plan.obj, item, plan.select_trie)
+                typeofs.append((typeof, item.pos))
+                plan.shape.fields.append(typeof)
+                plan.columns.extend(typeof.columns)
+                continue
             assert isinstance(item, ast.FieldPath)
             ref = self.binder.bind_path(plan.obj, item)
             if ref.column.lower() in seen:
                 raise self._malformed(item.pos, f"duplicate field selected: {ref.column}")
             seen.add(ref.column.lower())
             plan.refs.append(ref)
+            plan.columns.append(ref.column)
             plan.shape.add(ref)
             add_to_trie(plan.select_trie, ref)
+        self._check_typeofs(plan, typeofs)
+
+    def _check_typeofs(self, plan: Plan, typeofs: list[tuple[TypeOfShape, ast.Pos]]) -> None:
+        """A TYPEOF's relationship is selected through that TYPEOF only."""
+        taken = {ref.rels[0] for ref in plan.refs if ref.rels}
+        for i, (typeof, pos) in enumerate(typeofs):
+            if typeof.rel in taken or any(typeof.rel == t.rel for t, _ in typeofs[:i]):
+                raise self._malformed(pos, f"TYPEOF {typeof.rel}: the relationship {typeof.rel} "
+                                      "can't also be selected outside this TYPEOF")
 
     def _child(self, parent: ObjectDef, sub: ast.Query) -> ChildPlan:
         rel = parent.child_relationship_ci(sub.sobject)
@@ -160,6 +174,15 @@ class Planner:
                 or not self.binder.ctx.can_read_field(child_obj.name, rel.field)):
             raise unknown_child_relationship(self.soql, sub.sobject_pos, sub.sobject)
         return ChildPlan(rel, self.plan(sub, child_obj, child=True))
+
+    def _semi_join(self, outer: ObjectDef, semi: ast.SemiJoin) -> SemiJoinPlan:
+        left = self.binder.bind_path(outer, semi.path).field
+        path = selected_path(self.soql, semi.query)
+        inner = self.binder.bind_object(semi.query.sobject, semi.query.sobject_pos)
+        selected = self.binder.bind_path(inner, path).field
+        check_subquery(self.soql, outer, left, semi.query, inner, path, selected)
+        return SemiJoinPlan(self.plan(semi.query, inner, child=True), selected.name,
+                            None if semi.negated else left.name)
 
     # -- ORDER BY -------------------------------------------------------------------------
     def _sortable(self, path: ast.FieldPath, obj: ObjectDef) -> FieldRef:

@@ -1,7 +1,8 @@
 """WHERE clauses compiled to Python predicates, with Salesforce's type rules and semantics.
 
 Compilation validates (so errors surface when the query is compiled) and returns a factory
-that binds the current day, because relative date literals are ranges around "today".
+that binds an :class:`Env`: the current day, because relative date literals are ranges around
+"today", and the Ids each semi-join's subquery selected when the query ran.
 Logic is two-valued as in SOQL: ``Email != 'x'`` and ``NOT IN`` include records whose value is
 null; ``<``/``>`` and LIKE never match null.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -20,9 +22,19 @@ from sfemu.soql.context import SoqlError
 from sfemu.soql.dates import day_start_instant, instant, relative_range
 from sfemu.soql.errors import error_at
 from sfemu.soql.parser import like_regex
+from sfemu.soql.semijoin import check_left_operand
+
+
+@dataclass(frozen=True)
+class Env:
+    """What a WHERE clause is evaluated against, beside the records."""
+
+    today: date
+    semi_ids: tuple[frozenset[str], ...] = ()  # per semi-join, the Ids its subquery selected
+
 
 Predicate = Callable[[Record, Cache], bool]
-Factory = Callable[[date], Predicate]
+Factory = Callable[[Env], Predicate]
 Range = tuple[Any, Any, bool]  # low, high, whether high is inclusive
 Operand = Callable[[date], Range | None]  # None stands for the null literal
 
@@ -41,7 +53,7 @@ def _norm_text_exact(v: Any) -> str | None:
     return v if isinstance(v, str) else str(v)
 
 
-def _norm_id(v: Any) -> str | None:
+def norm_id(v: Any) -> str | None:
     if not isinstance(v, str) or not v:
         return None
     if len(v) == 15:
@@ -79,7 +91,7 @@ def _norm_multi(v: Any) -> frozenset[str] | None:
 
 
 NORMALISERS: dict[str, Callable[[Any], Any]] = {
-    "text": _norm_text, "id": _norm_id, "number": _norm_number, "bool": _norm_bool,
+    "text": _norm_text, "id": norm_id, "number": _norm_number, "bool": _norm_bool,
     "date": _norm_date, "datetime": instant, "multi": _norm_multi,
 }
 _TYPE_NAMES = {"int": "integer", "datetime": "dateTime", "reference": "id"}
@@ -99,6 +111,7 @@ class ConditionCompiler:
         self.soql = binder.soql
         self.obj = binder.schema.objects[obj_name]
         self.refs: list[FieldRef] = []  # every field the condition reads
+        self.semi_joins: list[ast.SemiJoin] = []  # in order: Env.semi_ids has one set each
 
     def compile(self, cond: ast.Condition, depth: int = 0) -> Factory:
         # Predicates nest as closures; bounding the depth keeps evaluation off Python's
@@ -108,14 +121,16 @@ class ConditionCompiler:
                             "or the filter conditions are too complicated.")
         if isinstance(cond, ast.And):
             parts = [self.compile(c, depth + 1) for c in cond.operands]
-            return lambda today: _all([p(today) for p in parts])
+            return lambda env: _all([p(env) for p in parts])
         if isinstance(cond, ast.Or):
             parts = [self.compile(c, depth + 1) for c in cond.operands]
-            return lambda today: _any([p(today) for p in parts])
+            return lambda env: _any([p(env) for p in parts])
         if isinstance(cond, ast.Not):
             inner = self.compile(cond.operand, depth + 1)
-            return lambda today: _negate(inner(today))
+            return lambda env: _negate(inner(env))
         ref = self.bind(cond.path)
+        if isinstance(cond, ast.SemiJoin):
+            return self._semi_join(ref, cond)
         if isinstance(cond, ast.Includes):
             return self._includes(ref, cond)
         if isinstance(cond, ast.InList):
@@ -197,31 +212,31 @@ class ConditionCompiler:
         if kind == "multi":
             values = self._multi_values(ref, (cond.value,))
             pred = _multi_in(ref, values)
-            return lambda today: pred if op == "=" else _negate(pred)
+            return lambda env: pred if op == "=" else _negate(pred)
         operand = self.operand(ref, cond.value)
-        return lambda today: _range_predicate(ref, norm, op, operand(today))
+        return lambda env: _range_predicate(ref, norm, op, operand(env.today))
 
     def _like(self, ref: FieldRef, cond: ast.Compare) -> Factory:
         if ref.kind != "text":
             raise self._bad_operator(ref)
         lit = cond.value
         if lit.kind == "null":
-            return lambda today: _never
+            return lambda env: _never
         if lit.kind != "string":
             raise self._bad_value(ref)
         pattern = like_regex(lit.raw)
-        return lambda today: _like_predicate(ref, pattern)
+        return lambda env: _like_predicate(ref, pattern)
 
     def _in_list(self, ref: FieldRef, cond: ast.InList) -> Factory:
         kind = ref.kind
         if kind == "multi":
             pred = _multi_in(ref, self._multi_values(ref, cond.values))
-            return lambda today: _negate(pred) if cond.negated else pred
+            return lambda env: _negate(pred) if cond.negated else pred
         norm = _normaliser(ref)
         operands = [self.operand(ref, v) for v in cond.values]
 
-        def build(today: date) -> Predicate:
-            ranges = [o(today) for o in operands]
+        def build(env: Env) -> Predicate:
+            ranges = [o(env.today) for o in operands]
             pred = _membership(ref, norm, ranges)
             return _negate(pred) if cond.negated else pred
         return build
@@ -235,7 +250,21 @@ class ConditionCompiler:
         def pred(record: Record, cache: Cache) -> bool:
             have = _norm_multi(ref.get(record, cache)) or frozenset()
             return any(w <= have for w in wanted)
-        return lambda today: _negate(pred) if cond.excludes else pred
+        return lambda env: _negate(pred) if cond.excludes else pred
+
+    def _semi_join(self, ref: FieldRef, cond: ast.SemiJoin) -> Factory:
+        check_left_operand(self.soql, cond, ref.field, len(ref.rels))
+        index = len(self.semi_joins)
+        self.semi_joins.append(cond)
+        get = ref.get
+
+        def build(env: Env) -> Predicate:
+            ids = env.semi_ids[index]
+
+            def member(record: Record, cache: Cache) -> bool:
+                return norm_id(get(record, cache)) in ids
+            return _negate(member) if cond.negated else member
+        return build
 
     def _multi_values(self, ref: FieldRef, values: tuple[ast.Literal, ...]
                       ) -> list[frozenset[str] | None]:
