@@ -116,6 +116,9 @@ def _start(req: ApiRequest, include_deleted: bool) -> Reply:
         raise ApiError("MALFORMED_QUERY", "A query string must be provided with the q "
                        "parameter")
     query, ctx = compile_for(req, soql)
+    if req.query.get("columns", "").lower() == "true":
+        # The Salesforce CLI and the Developer Console: the columns, not the rows.
+        return Reply(body=query.column_metadata())
     cursor_id = "01g" + req.session.org.pod + secrets.token_hex(6)
     batch = _batch_size(req)
     state: dict[str, Any] = {"soql": soql, "include_deleted": include_deleted, "position": 0,

@@ -27,6 +27,7 @@ class AggregatePlan:
     measures: list[Measure]
     outputs: list[tuple[str, int, bool]]  # key, index, is_measure (else index into groups)
     order: list[tuple[int, bool, bool, bool]]  # index, is_measure, descending, nulls_first
+    displays: list[str]  # per output, as the query wrote it: "COUNT(Id)", "Name"
 
 
 _NOT_GROUPABLE = ("double", "currency", "percent", "datetime", "multipicklist")
@@ -54,6 +55,7 @@ def plan_aggregate(planner: Planner, plan: Plan, query: ast.Query) -> AggregateP
         return len(measures) - 1
 
     outputs: list[tuple[str, int, bool]] = []
+    displays: list[str] = []
     unnamed = 0
     for item in query.select:
         if isinstance(item, ast.SelectAggregate):
@@ -61,12 +63,14 @@ def plan_aggregate(planner: Planner, plan: Plan, query: ast.Query) -> AggregateP
             if key is None:
                 key, unnamed = f"expr{unnamed}", unnamed + 1
             outputs.append((key, measure(item.aggregate), True))
+            displays.append(item.aggregate.text)
         elif isinstance(item, ast.FieldPath):
             ref = planner.binder.bind_path(plan.obj, item)
             if ref.column.lower() not in group_index:
                 raise error_at("MALFORMED_QUERY", soql, item.pos,
                                f"Field must be grouped or aggregated: {ref.name}")
             outputs.append((ref.name, group_index[ref.column.lower()], False))
+            displays.append(ref.name)
         else:
             pos = item.sobject_pos if isinstance(item, ast.Query) else item.pos
             raise error_at("MALFORMED_QUERY", soql, pos,
@@ -84,7 +88,7 @@ def plan_aggregate(planner: Planner, plan: Plan, query: ast.Query) -> AggregateP
         order.append((group_index[ref.column.lower()], False, o.descending, nulls_first))
     for ref in [*groups, *(m.ref for m in measures)]:
         add_to_trie(plan.select_trie, ref)
-    return AggregatePlan(groups, measures, outputs, order)
+    return AggregatePlan(groups, measures, outputs, order, displays)
 
 
 def _check_function(soql: str, agg: ast.Aggregate, ref: FieldRef) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from sfemu.schema import OrgSchema
 from sfemu.schema.model import TEXT_TYPES
 from sfemu.soql import ast
 from sfemu.soql.binding import Binder
+from sfemu.soql.columns import column_metadata
 from sfemu.soql.context import QueryContext, SoqlError
 from sfemu.soql.execute import Runner
 from sfemu.soql.parser import parse
@@ -17,8 +19,10 @@ from sfemu.soql.plan import Plan, Planner
 class CompiledQuery:
     """A validated query: its shape (for headers and paging decisions) and how to run it."""
 
-    def __init__(self, query: ast.Query, plan: Plan) -> None:
+    def __init__(self, query: ast.Query, plan: Plan, schema: OrgSchema) -> None:
         self._plan = plan
+        self._query = query
+        self._schema = schema
         self.sobject: str = plan.obj.name
         self.has_subquery: bool = bool(plan.children)
         self.has_order_by: bool = plan.has_order_by
@@ -73,6 +77,10 @@ class CompiledQuery:
                     row[i] = _cell(row[i])
                 yield str(record.get("Id", "")), row
 
+    def column_metadata(self) -> dict[str, Any]:
+        """What ``query?columns=true`` answers: the columns, not the rows."""
+        return column_metadata(self._schema, self._plan, self._query)
+
     def count(self, ctx: QueryContext, *, include_deleted: bool) -> int:
         """totalSize as Salesforce reports it, LIMIT and OFFSET included."""
         return Runner(ctx, include_deleted, ctx.now().date()).count(self._plan)
@@ -110,4 +118,4 @@ def compile_query(soql: str, ctx: QueryContext) -> CompiledQuery:
         raise SoqlError("QUERY_TOO_COMPLICATED",
                         "Query is either selecting too many fields or the filter conditions are "
                         "too complicated.") from None
-    return CompiledQuery(query, plan)
+    return CompiledQuery(query, plan, ctx.schema)
