@@ -14,6 +14,7 @@ from sfemu.soql.context import QueryContext, SoqlError
 from sfemu.soql.execute import Runner
 from sfemu.soql.parser import parse
 from sfemu.soql.plan import Plan, Planner
+from sfemu.soql.shape import TypeOfShape
 
 
 class CompiledQuery:
@@ -28,6 +29,8 @@ class CompiledQuery:
         self.has_order_by: bool = plan.has_order_by
         self.is_count_only: bool = plan.count_only
         self.is_aggregate: bool = plan.aggregate is not None
+        # Salesforce refuses TYPEOF in Bulk API queries.
+        self.has_typeof: bool = any(isinstance(e, TypeOfShape) for e in plan.shape.fields)
         self.limit: int | None = query.limit
         self.offset: int | None = query.offset
         # Whether run() yields rows in ascending Id order and honours after_id (true without
