@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 # errorCode -> HTTP status, where Salesforce answers something other than 400.
@@ -21,15 +22,20 @@ STATUS_BY_CODE: dict[str, int] = {
 
 class ApiError(Exception):
     def __init__(self, error_code: str, message: str, fields: list[str] | None = None,
-                 status: int | None = None, extra: dict[str, Any] | None = None) -> None:
+                 status: int | None = None, extra: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None, bare: bool = False) -> None:
         super().__init__(message)
         self.error_code = error_code
         self.message = message
         self.fields = fields or []
         self.status = status or STATUS_BY_CODE.get(error_code, 400)
         self.extra = extra or {}
+        self.headers = headers or {}  # response headers the error carries (Allow on a 405)
+        self.bare = bare  # errorCode and message only, as Salesforce's 404 answers
 
     def body(self) -> list[dict[str, Any]]:
+        if self.bare:
+            return [{"errorCode": self.error_code, "message": self.message}]
         item: dict[str, Any] = {"message": self.message, "errorCode": self.error_code,
                                 "fields": self.fields}
         item.update(self.extra)
@@ -44,7 +50,23 @@ class ApiError(Exception):
 
 
 def not_found() -> ApiError:
-    return ApiError("NOT_FOUND", "The requested resource does not exist")
+    """Salesforce's answer for an unknown resource or record:
+    ``[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]``."""
+    return ApiError("NOT_FOUND", "The requested resource does not exist", bare=True)
+
+
+# The order in which Salesforce lists methods in a 405's message.
+_METHOD_ORDER = ("GET", "HEAD", "PATCH", "POST", "PUT", "DELETE")
+
+
+def method_not_allowed(method: str, allowed: Iterable[str]) -> ApiError:
+    """405 naming the methods the resource really answers (HEAD wherever GET is)."""
+    names = set(allowed)
+    if "GET" in names:
+        names.add("HEAD")
+    listed = [m for m in _METHOD_ORDER if m in names]
+    return ApiError("METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. Allowed are "
+                    f"{','.join(listed)}", headers={"Allow": ", ".join(listed)})
 
 
 def invalid_session() -> ApiError:

@@ -55,6 +55,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     delivered_at REAL, last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_outbox_pending ON outbox(delivered_at, next_attempt_at);
+CREATE TABLE IF NOT EXISTS recent_view (
+    org_id TEXT NOT NULL, user_id TEXT NOT NULL, record_id TEXT NOT NULL,
+    sobject TEXT NOT NULL, viewed_at REAL NOT NULL,
+    PRIMARY KEY (org_id, user_id, record_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_recent_view ON recent_view(org_id, user_id, sobject, viewed_at);
 """
 
 

@@ -11,7 +11,13 @@ from sfemu.api.routing import ROUTER, ApiRequest, Reply
 from sfemu.errors import ApiError
 
 COLLECTION_LIMIT = 200
+RETRIEVE_LIMIT = 2000  # ids in one sObject Collections retrieve
 SUBREQUEST_LIMIT = 25
+# Of a composite request's subrequests, at most this many may be sObject Collections or query
+# operations (query, queryAll, composite/sobjects…): so 5 collections of 200 in one call.
+HEAVY_SUBREQUEST_LIMIT = 5
+_HEAVY = re.compile(r"^(query|queryAll|composite/sobjects)(/|$)")
+_SUB_URL = re.compile(r"^(?:/services/data)?/?v(\d+\.\d)/?(.*)$")  # a subrequest's URL path
 _ROLLED_BACK = {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
                 "message": "Record rolled back because not all records were valid and the "
                            "request was using AllOrNone header", "fields": []}
@@ -142,12 +148,31 @@ def collection_delete(req: ApiRequest) -> Reply:
 
 @ROUTER.route("GET", "composite/sobjects/{sobject}")
 def collection_retrieve(req: ApiRequest) -> Reply:
+    return _retrieve(req, [i for i in req.query.get("ids", "").split(",") if i],
+                     [f for f in req.query.get("fields", "").split(",") if f])
+
+
+@ROUTER.route("POST", "composite/sobjects/{sobject}")
+def collection_retrieve_by_body(req: ApiRequest) -> Reply:
+    """The same retrieve with ``{"ids", "fields"}`` in the body (jsforce uses it from API
+    42.0), for more ids than a URL holds."""
+    body = req.json_object()
+    ids, fields = body.get("ids"), body.get("fields")
+    for name, value in (("ids", ids), ("fields", fields)):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ApiError("JSON_PARSER_ERROR", f"{name} must be an array of strings", [name])
+    return _retrieve(req, list(ids or []), list(fields or []))
+
+
+def _retrieve(req: ApiRequest, ids: list[str], fields: list[str]) -> Reply:
+    """Records in the order of ``ids``; null where one is missing or not readable."""
     dml = req.dml()
     obj = dml.object(req.params["sobject"])
-    ids = [i for i in req.query.get("ids", "").split(",") if i]
-    fields = [f for f in req.query.get("fields", "").split(",") if f]
     if not fields:
         raise ApiError("MISSING_ARGUMENT", "fields is required", ["fields"])
+    if len(ids) > RETRIEVE_LIMIT:
+        raise ApiError("EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than "
+                       f"{RETRIEVE_LIMIT} records into this call")
     out: list[dict[str, Any] | None] = []
     for rid in ids:
         try:
@@ -192,17 +217,18 @@ def _resolve_body(body: Any, results: dict[str, Any]) -> Any:
 def sub_request(parent: ApiRequest, method: str, url: str, body: Any,
                 headers: dict[str, str] | None = None) -> Reply:
     parts = urlsplit(url)
-    m = re.match(r"^(?:/services/data)?/?v(\d+\.\d)/?(.*)$", parts.path)
+    m = _SUB_URL.match(parts.path)
     if m is None:
         raise ApiError("NOT_FOUND", f"The requested resource does not exist: {url}")
     req = ApiRequest(parent.emu, parent.session, m.group(1), method.upper(),
                      m.group(2).strip("/"), dict(parse_qsl(parts.query)),
                      {**parent.headers, **{k.lower(): v for k, v in (headers or {}).items()}},
-                     json.dumps(body).encode() if body is not None else b"")
+                     json.dumps(body).encode() if body is not None else b"",
+                     origin=parent.origin)
     try:
         return ROUTER.dispatch(req)
     except ApiError as exc:
-        return Reply(exc.status, exc.body())
+        return Reply(exc.status, exc.body(), dict(exc.headers))
 
 
 @ROUTER.route("POST", "composite")
@@ -212,9 +238,9 @@ def composite(req: ApiRequest) -> Reply:
     if not isinstance(subs, list) or not subs:
         raise ApiError("JSON_PARSER_ERROR", "compositeRequest is required",
                        ["compositeRequest"])
-    if len(subs) > SUBREQUEST_LIMIT:
-        raise ApiError("INVALID_FIELD", f"compositeRequest: A maximum of {SUBREQUEST_LIMIT} "
-                       "subrequests is allowed", ["compositeRequest"])
+    refused = _over_limits(subs)
+    if refused is not None:
+        return refused
     all_or_none = bool(body.get("allOrNone", False))
     results: dict[str, Any] = {}
     out: list[dict[str, Any]] = []
@@ -258,6 +284,30 @@ def composite(req: ApiRequest) -> Reply:
         out += [_halted(str(s.get("referenceId", "")), message) for s in subs
                 if str(s.get("referenceId", "")) not in done]
     return Reply(body={"compositeResponse": out})
+
+
+def _resource(url: str) -> str:
+    """A subrequest URL's path below /services/data/vXX.X/."""
+    m = _SUB_URL.match(urlsplit(url).path)
+    return m.group(2).strip("/") if m else ""
+
+
+def _over_limits(subs: list[Any]) -> Reply | None:
+    """Salesforce's refusal of a composite request over its limits: 25 subrequests, of which
+    5 sObject Collections or query operations.  Nothing runs; the answer is one failed item
+    without a referenceId."""
+    heavy = sum(1 for s in subs if isinstance(s, dict)
+                and _HEAVY.match(_resource(str(s.get("url", "")))))
+    if len(subs) > SUBREQUEST_LIMIT:
+        message = f"The request can’t contain more than {SUBREQUEST_LIMIT} operations."  # noqa: RUF001
+    elif heavy > HEAVY_SUBREQUEST_LIMIT:
+        message = (f"The request can’t contain more than {HEAVY_SUBREQUEST_LIMIT} sObject "  # noqa: RUF001
+                   "Collections or query operations.")
+    else:
+        return None
+    return Reply(400, {"compositeResponse": [{
+        "body": [{"errorCode": "LIMIT_EXCEEDED", "message": message}], "httpHeaders": {},
+        "httpStatusCode": 400, "referenceId": None}]})
 
 
 class _SubFailed(Exception):

@@ -1,4 +1,4 @@
-"""describeGlobal, describe and describe/layouts, shaped as Salesforce answers them."""
+"""describeGlobal and describe, shaped as Salesforce answers them."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ def object_urls(obj: ObjectDef, version: str) -> dict[str, str]:
             "defaultValues": f"{base}/defaultValues?recordTypeId&fields",
             "describe": f"{base}/describe", "layouts": f"{base}/describe/layouts",
             "sobject": base}
+
+
+def name_field(obj: ObjectDef) -> str | None:
+    """The field a record is known by (``nameField`` in describe): Name, or Subject on
+    activities; None where there is none (OpportunityContactRole)."""
+    return next((n for n in ("Name", "Subject") if n in obj.fields), None)
 
 
 def _object_flags(obj: ObjectDef, session: Session) -> dict[str, Any]:
@@ -59,7 +65,7 @@ def describe_field(obj: ObjectDef, f: FieldDef, session: Session) -> dict[str, A
         "groupable": f.type not in ("textarea", "double", "currency", "percent"),
         "highScaleNumber": False, "htmlFormatted": False, "idLookup": f.id_lookup,
         "inlineHelpText": None, "label": f.label, "length": f.length, "mask": None,
-        "maskType": None, "name": f.name, "nameField": f.name == "Name",
+        "maskType": None, "name": f.name, "nameField": f.name == name_field(obj),
         "namePointing": f.type == "reference" and len(f.reference_to) > 1,
         "nillable": f.nillable, "permissionable": f.nillable,
         "picklistValues": [{"active": v.active, "defaultValue": v.default, "label": v.value,
@@ -90,35 +96,3 @@ def describe_object(obj: ObjectDef, session: Session, version: str) -> dict[str,
             "recordTypeInfos": [], "searchLayoutable": True, "sobjectDescribeOption": "FULL",
             "supportedScopes": [{"label": "All", "name": "everything"}],
             "urls": object_urls(obj, version)}
-
-
-def layout_required(obj: ObjectDef, overrides: dict[str, list[str]]) -> list[str]:
-    return overrides.get(obj.name, obj.layout_required)
-
-
-def describe_layouts(obj: ObjectDef, session: Session, overrides: dict[str, list[str]],
-                     version: str) -> dict[str, Any]:
-    """One page layout: the layout-required fields first, then every other editable field."""
-    required = [f for f in layout_required(obj, overrides) if f in obj.fields]
-    others = [f.name for f in obj.fields.values()
-              if f.createable and f.name not in required and f.name != "OwnerId"
-              and session.profile.field_visible(obj.name, f.name)]
-    items: list[dict[str, Any]] = []
-    for name in [*required, *others]:
-        f = obj.fields[name]
-        items.append({
-            "editableForNew": f.createable, "editableForUpdate": f.updateable,
-            "label": f.label, "placeholder": False, "required": name in required,
-            "layoutComponents": [{"details": describe_field(obj, f, session), "displayLines": 1,
-                                  "tabOrder": len(items) + 1, "type": "Field",
-                                  "value": name}]})
-    rows = [{"layoutItems": items[i:i + 2], "numItems": len(items[i:i + 2])}
-            for i in range(0, len(items), 2)]
-    section = {"collapsed": False, "columns": 2, "heading": f"{obj.label} Information",
-               "layoutRows": rows, "layoutSectionId": None, "parentLayoutId": None,
-               "rows": len(rows), "tabOrder": "TopToBottom", "useCollapsibleSection": False,
-               "useHeading": True}
-    layout = {"buttonLayoutSection": None, "detailLayoutSections": [section],
-              "editLayoutSections": [section], "id": f"00h{obj.key_prefix}000000000AAA",
-              "multirowEditLayoutSections": [], "relatedLists": [], "saveOptions": []}
-    return {"layouts": [layout], "recordTypeMappings": [], "recordTypeSelectorRequired": [False]}

@@ -33,6 +33,17 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+def login_base(origin: str, sandbox_host: bool) -> str:
+    """The login host: production (login.salesforce.com) at the root, sandbox
+    (test.salesforce.com) under ``/test``."""
+    return origin + ("/test" if sandbox_host else "")
+
+
+def identity_url(origin: str, org_id: str, user_id: str, sandbox_host: bool) -> str:
+    """The identity URL, on the login host (as Salesforce builds it)."""
+    return f"{login_base(origin, sandbox_host)}/id/{org_id}/{user_id}"
+
+
 def redirect_allowed(uri: str) -> bool:
     return bool(_LOCAL_REDIRECT.match(uri))
 
@@ -111,17 +122,18 @@ async def authorize(request: Request, emu: Emulator, sandbox_host: bool) -> Resp
     return RedirectResponse(f"{redirect_uri}?{urlencode(query)}", status_code=302)
 
 
-def _token_response(request: Request, emu: Emulator, org_id: str, user_id: str,
-                    client_id: str, refresh: str | None,
+def _token_response(request: Request, emu: Emulator, sandbox_host: bool, org_id: str,
+                    user_id: str, client_id: str, refresh: str | None,
                     refresh_hash: str | None = None) -> JSONResponse:
-    """Issue an access token; one issued from a refresh token dies when that one is revoked."""
+    """Issue an access token; one issued from a refresh token dies when that one is revoked.
+    Its ``id`` names the login host the token was asked of."""
     org = emu.org(org_id)
     if refresh:
         refresh_hash = hash_secret(refresh)
     data = {"refresh_hash": refresh_hash} if refresh_hash else {}
     access = emu.issue_token(org, user_id, "access", ttl=emu.token_ttl, data=data)
     issued_at = str(int(emu.clock() * 1000))
-    identity = f"{base_url(request)}/id/{org.id}/{user_id}"
+    identity = identity_url(base_url(request), org.id, user_id, sandbox_host)
     signature = base64.b64encode(hmac.new(CONNECTED_APPS[client_id].encode(),
                                           (identity + issued_at).encode(),
                                           hashlib.sha256).digest()).decode()
@@ -162,15 +174,15 @@ async def token(request: Request, emu: Emulator, sandbox_host: bool) -> Response
             return oauth_error("invalid_client", "invalid client credentials")
         org = emu.org(record["org_id"])
         refresh = emu.issue_token(org, record["user_id"], "refresh")
-        return _token_response(request, emu, record["org_id"], record["user_id"], client_id,
-                               refresh)
+        return _token_response(request, emu, sandbox_host, record["org_id"], record["user_id"],
+                               client_id, refresh)
     if grant == "refresh_token":
         record = emu.token_record(form.get("refresh_token", ""), "refresh")
         if record is None:
             return oauth_error("invalid_grant", "expired access/refresh token")
         if not _org_matches_host(emu, record["org_id"], sandbox_host):
             return oauth_error("invalid_grant", "authentication failure")
-        return _token_response(request, emu, record["org_id"], record["user_id"],
+        return _token_response(request, emu, sandbox_host, record["org_id"], record["user_id"],
                                client_id, None, record["token_hash"])
     if grant == "password":
         if secret is None:
@@ -178,7 +190,8 @@ async def token(request: Request, emu: Emulator, sandbox_host: bool) -> Response
         found = emu.authenticate(form.get("username", ""), form.get("password", ""))
         if found is None or not _org_matches_host(emu, found[0].id, sandbox_host):
             return oauth_error("invalid_grant", "authentication failure")
-        return _token_response(request, emu, found[0].id, found[1], client_id, None)
+        return _token_response(request, emu, sandbox_host, found[0].id, found[1], client_id,
+                               None)
     return oauth_error("unsupported_grant_type", "grant type not supported")
 
 
@@ -200,16 +213,20 @@ def bearer(request: Request) -> str:
 
 
 def _session(request: Request, emu: Emulator) -> Session:
-    return emu.session_from_bearer(bearer(request))
+    """The identity URL and userinfo take the token as a bearer header or, as jsforce sends
+    it, an ``oauth_token`` query parameter."""
+    return emu.session_from_bearer(bearer(request) or request.query_params.get("oauth_token", ""))
 
 
-def _identity(request: Request, emu: Emulator, session: Session) -> dict[str, Any]:
+def _identity(request: Request, emu: Emulator, session: Session,
+              sandbox_host: bool) -> dict[str, Any]:
     user = emu.user(session.org, session.user_id)
     base = base_url(request)
     org_id, uid = session.org.id, session.user_id
     v = "59.0"
     return {
-        "id": f"{base}/id/{org_id}/{uid}", "asserted_user": True, "user_id": uid,
+        "id": identity_url(base, org_id, uid, sandbox_host), "asserted_user": True,
+        "user_id": uid,
         "organization_id": org_id, "username": user["Username"],
         "nick_name": user["Alias"], "display_name": user["Name"], "email": user["Email"],
         "email_verified": True, "first_name": user.get("FirstName"),
@@ -236,7 +253,7 @@ def _identity(request: Request, emu: Emulator, session: Session) -> dict[str, An
     }
 
 
-async def identity(request: Request, emu: Emulator) -> Response:
+async def identity(request: Request, emu: Emulator, sandbox_host: bool) -> Response:
     try:
         session = _session(request, emu)
     except ApiError:
@@ -244,15 +261,15 @@ async def identity(request: Request, emu: Emulator) -> Response:
     if (request.path_params["org_id"][:15] != session.org.id[:15]
             or request.path_params["user_id"][:15] != session.user_id[:15]):
         return Response("Bad_Id", status_code=403)
-    return JSONResponse(_identity(request, emu, session))
+    return JSONResponse(_identity(request, emu, session, sandbox_host))
 
 
-async def userinfo(request: Request, emu: Emulator) -> Response:
+async def userinfo(request: Request, emu: Emulator, sandbox_host: bool) -> Response:
     try:
         session = _session(request, emu)
     except ApiError:
         return Response("Bad_OAuth_Token", status_code=403)
-    ident = _identity(request, emu, session)
+    ident = _identity(request, emu, session, sandbox_host)
     user = emu.user(session.org, session.user_id)
     return JSONResponse({
         "sub": ident["id"], "user_id": session.user_id, "organization_id": session.org.id,

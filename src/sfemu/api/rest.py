@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sfemu.api.describe import describe_global, describe_layouts, describe_object
+from sfemu.api.describe import describe_global, describe_object
+from sfemu.api.oauth import identity_url
+from sfemu.api.recent import mark_viewed, recent_items
 from sfemu.api.routing import ROUTER, ApiRequest, Reply
 from sfemu.behaviour.values import format_datetime, parse_datetime
 from sfemu.errors import ApiError, not_found
@@ -21,9 +23,14 @@ def versions_list() -> list[dict[str, str]]:
 
 @ROUTER.route("GET", "")
 def resource_map(req: ApiRequest) -> Reply:
-    names = ["sobjects", "query", "queryAll", "composite", "limits", "search", "jobs/query",
-             "jobs/ingest"]
-    return Reply(body={n: f"{req.base}/{n}" for n in names})
+    """Relative URLs, except ``identity``: absolute, on the login host (jsforce's
+    ``conn.identity()`` reads it)."""
+    names = ["sobjects", "query", "queryAll", "composite", "limits", "search", "recent",
+             "jobs/query", "jobs/ingest"]
+    org = req.session.org
+    return Reply(body={**{n: f"{req.base}/{n}" for n in names},
+                       "identity": identity_url(req.origin, org.id, req.session.user_id,
+                                                org.is_sandbox)})
 
 
 @ROUTER.route("GET", "limits")
@@ -61,14 +68,16 @@ def sobject_info(req: ApiRequest) -> Reply:
     basic = {k: full[k] for k in ("name", "label", "labelPlural", "keyPrefix", "custom",
                                   "createable", "updateable", "deletable", "queryable",
                                   "urls")}
-    return Reply(body={"objectDescribe": basic, "recentItems": []})
+    return Reply(body={"objectDescribe": basic, "recentItems": recent_items(req, obj.name)})
 
 
 @ROUTER.route("POST", "sobjects/{sobject}")
 def create(req: ApiRequest) -> Reply:
     dml = req.dml()
+    obj = dml.object(req.params["sobject"])
     with req.emu.store.transaction():
-        rid = dml.create(req.params["sobject"], req.json_object())
+        rid = dml.create(obj.name, req.json_object())
+        mark_viewed(req, obj.name, rid)
     return Reply(201, {"id": rid, "success": True, "errors": []})
 
 
@@ -76,22 +85,6 @@ def create(req: ApiRequest) -> Reply:
 def describe(req: ApiRequest) -> Reply:
     obj = req.dml().object(req.params["sobject"])
     return Reply(body=describe_object(obj, req.session, req.version))
-
-
-@ROUTER.route("GET", "sobjects/{sobject}/describe/layouts")
-def layouts(req: ApiRequest) -> Reply:
-    obj = req.dml().object(req.params["sobject"])
-    return Reply(body=describe_layouts(obj, req.session, req.session.org.layout_required,
-                                       req.version))
-
-
-@ROUTER.route("GET", "sobjects/{sobject}/describe/layouts/{record_type}")
-def layout_for_record_type(req: ApiRequest) -> Reply:
-    """Orgs in sfemu have only the master record type, so every record type id gets its
-    layout (as Salesforce answers for the master record type 012000000000000AAA)."""
-    obj = req.dml().object(req.params["sobject"])
-    layouts = describe_layouts(obj, req.session, req.session.org.layout_required, req.version)
-    return Reply(body=layouts["layouts"][0])
 
 
 @ROUTER.route("GET", "sobjects/{sobject}/{rid}")
@@ -105,14 +98,17 @@ def retrieve(req: ApiRequest) -> Reply:
                 raise ApiError("INVALID_FIELD", f"No such column '{f}' on sobject of type "
                                f"{obj.name}", [f])
     data = dml.get(obj, req.params["rid"])
+    mark_viewed(req, obj.name, data["Id"])
     return Reply(body=dml.shaped(obj, data, req.version, [f.strip() for f in fields or []]))
 
 
 @ROUTER.route("PATCH", "sobjects/{sobject}/{rid}")
 def update(req: ApiRequest) -> Reply:
     dml = req.dml()
+    obj = dml.object(req.params["sobject"])
     with req.emu.store.transaction():
-        dml.update(req.params["sobject"], req.params["rid"], req.json_object())
+        dml.update(obj.name, req.params["rid"], req.json_object())
+        mark_viewed(req, obj.name, dml.get(obj, req.params["rid"])["Id"])
     return Reply(204)
 
 
@@ -137,6 +133,7 @@ def retrieve_by_external_id(req: ApiRequest) -> Reply:
         raise not_found()
     if len(ids) > 1:
         return Reply(300, [f"{req.base}/sobjects/{obj.name}/{i}" for i in ids])
+    mark_viewed(req, obj.name, ids[0])
     return Reply(body=dml.shaped(obj, dml.get(obj, ids[0]), req.version))
 
 

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from sfemu.core import Emulator, Session
 from sfemu.dml import Dml, WriteOptions
-from sfemu.errors import ApiError, not_found
+from sfemu.errors import ApiError, method_not_allowed, not_found
 
 
 @dataclass
@@ -29,6 +29,7 @@ class ApiRequest:
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)
     body_file: IO[bytes] | None = None  # large uploads (PUT) arrive spooled, not in memory
+    origin: str = ""  # scheme://host[:port] the request came in on (absolute URLs: identity)
 
     def json(self) -> Any:
         if not self.body:
@@ -86,21 +87,23 @@ class Router:
         return register
 
     def dispatch(self, req: ApiRequest) -> Reply:
-        path_matched = False
-        for method, regex, fn in self.routes:
-            m = regex.match(req.path)
-            if m is None:
-                continue
-            path_matched = True
-            if method != req.method:
-                continue
-            req.params = m.groupdict()
-            return fn(req)
-        if path_matched:
-            raise ApiError("METHOD_NOT_ALLOWED",
-                           f"HTTP Method '{req.method}' not allowed. Allowed are GET,HEAD,"
-                           "PATCH,POST,DELETE", status=405)
-        raise not_found()
+        """Run the handler of the request's resource and method.  The resource is the first
+        pattern the path matches (literal segments win); HEAD runs its GET handler (the app
+        then drops the body); another method is a 405 naming the methods it answers."""
+        resource = next((regex.pattern for _, regex, _ in self.routes
+                         if regex.match(req.path)), None)
+        if resource is None:
+            raise not_found()
+        handlers = {method: (regex, fn) for method, regex, fn in self.routes
+                    if regex.pattern == resource}
+        wanted = "GET" if req.method == "HEAD" else req.method
+        if wanted not in handlers:
+            raise method_not_allowed(req.method, handlers)
+        regex, fn = handlers[wanted]
+        match = regex.match(req.path)
+        assert match is not None
+        req.params = match.groupdict()
+        return fn(req)
 
 
 ROUTER = Router()
