@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from tether.domain import planner
 from tether.domain.events import TRACKING, Event, recipients
 from tether.domain.matching import DEFAULT_TIE_BREAK, TieBreak
+from tether.services import roles
 from tether.services.errors import described
 from tether.services.events import parse_event
 from tether.services.workspaces import effective_for, exclusion_lists
@@ -110,7 +111,9 @@ def _user(db: Session, ws: _Workspace, membership_id: str) -> _Member:
         excluded_addresses=ws.addresses, excluded_domains=ws.domains,
         tie_break=tie_break_of(ws.row), via_sync_user=via_sync_user)
     writer = str(ws.row.sync_user_membership_id) if via_sync_user else membership_id
-    ws.users[membership_id] = _Member(ctx, member.role_id if member else None, writer)
+    # A member without a role of their own is in the default role: their activity is too.
+    role_id = roles.role_of(member.role_id if member else None, ws.row.default_role_id)
+    ws.users[membership_id] = _Member(ctx, role_id, writer)
     return ws.users[membership_id]
 
 
@@ -173,8 +176,10 @@ def _quarantine(db: Session, workspace_id: str, event: EventRow, only: ActivityR
         if activity is None:
             activity = ActivityRow(
                 id=new_id(), workspace_id=workspace_id, event_id=event.id,
-                membership_id=event.membership_id, recipient="", type=event.type,
-                occurred_at=event.occurred_at, created_at=now, salesforce_ids=[], attempts=0)
+                membership_id=event.membership_id,
+                role_id=roles.role_id_of(db, workspace_id, event.membership_id), recipient="",
+                type=event.type, occurred_at=event.occurred_at, created_at=now,
+                salesforce_ids=[], attempts=0)
             db.add(activity)
     activity.status, activity.error_code, activity.error_message = "errored", PLANNING_FAILED, why
     activity.reason = f"Tether could not plan this event: {why}"

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from tether.services import activity_log
+from tether.services import activity_log, roles
 from tether.services import workspaces as ws
 from tether.services.errors import ServiceError
 from tether.web.ui.common import AdminPage, Page, redirect
@@ -21,9 +21,11 @@ router = APIRouter(prefix="/app")
 
 def _members(page: Page) -> dict[str, Any]:
     with page.app.sessions() as db:
-        return {"members": ws.list_members(db, page.actor), "roles": ws.list_roles(db, page.actor),
-                "invitations": ws.list_invitations(db, page.actor),
-                "workspace": ws.workspace_json(ws.get_workspace(db, page.actor))}
+        members = ws.list_members(db, page.actor)
+        workspace = ws.workspace_json(ws.get_workspace(db, page.actor))
+        return {"members": members, "roles": ws.list_roles(db, page.actor),
+                "invitations": ws.list_invitations(db, page.actor), "workspace": workspace,
+                "in_roles": roles.member_counts(members, workspace["default_role_id"])}
 
 
 @router.get("/members", response_class=HTMLResponse)
@@ -77,9 +79,10 @@ def create_role(page: AdminPage, name: Annotated[str, Form()] = "") -> Response:
 def _role(page: Page, role_id: str) -> dict[str, Any]:
     with page.app.sessions() as db:
         row = ws.get_role_row(db, page.actor.workspace_id, role_id)
-        role = ws.role_json(row, ws.get_workspace(db, page.actor).default_role_id)
+        default_role_id = ws.get_workspace(db, page.actor).default_role_id
+        role = ws.role_json(row, default_role_id)
         summary = activity_log.role_summary(db, page.actor, role_id)
-        in_role = [m for m in ws.list_members(db, page.actor) if m["role_id"] == role_id]
+        in_role = roles.members_in(ws.list_members(db, page.actor), role_id, default_role_id)
         return {"role": role, "summary": summary, "in_role": in_role,
                 **form_context(db, page.actor)}
 
