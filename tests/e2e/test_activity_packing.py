@@ -131,7 +131,7 @@ def _failing_second(real: Any) -> Any:
 
     async def collections(self: SalesforceClient, requests: Sequence[CompositeSubrequest]
                           ) -> list[list[SaveResult] | SalesforceError]:
-        outcomes = await real(self, requests)
+        outcomes: list[list[SaveResult] | SalesforceError] = await real(self, requests)
         state["calls"] += 1
         if state["calls"] == 1 and len(requests) > 1:
             outcomes[1] = SalesforceError(503, "SERVER_UNAVAILABLE", "try again")
