@@ -1,0 +1,136 @@
+"""The dashboard's counts, on SQLite and PostgreSQL: members without a role of their own, and
+their activity, count in the default role (Members & Roles, the role page, the activity API's
+role_id and the role filter); activity planned before that carries it after migration 0008.
+
+The app here runs without its worker: the test plans events itself, when it chooses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from tests.tether.web.conftest import World, make_world
+from tests.tether.web.test_dashboard_auth import ADMIN, sign_in
+from tether.services import planning
+from tether.store.db import make_engine, session_factory
+from tether.store.migrate import upgrade
+from tether.store.models import ActivityRow, Workspace, new_id, utcnow
+from tether.web.app import create_app
+
+
+@pytest.fixture
+def quiet(migrated_url: str, tmp_path: Path) -> Iterator[World]:
+    """A world whose app plans nothing by itself."""
+    w, settings = make_world(migrated_url, tmp_path)
+    w.client = TestClient(create_app(settings, embedded_worker=False))
+    with w.client:
+        yield w
+
+
+@contextmanager
+def db_of(world: World) -> Iterator[Session]:
+    engine = make_engine(world.url)
+    try:
+        with session_factory(engine)() as db:
+            yield db
+    finally:
+        engine.dispose()
+
+
+def default_role(world: World) -> str:
+    with db_of(world) as db:
+        workspace = db.get(Workspace, world.workspace_id)
+        assert workspace is not None and workspace.default_role_id
+        return workspace.default_role_id
+
+
+def plan(world: World) -> None:
+    with db_of(world) as db:
+        planning.plan_new_events(db)
+        db.commit()
+
+
+def email_sent(ident: str, to: str, user: str = "rep@acme.example") -> dict[str, Any]:
+    return {"id": ident, "type": "email.sent", "occurred_at": "2026-11-28T10:00:00Z",
+            "user": user, "message": {"id": f"<{ident}@acme.example>", "subject": "Intro",
+                                      "to": [to]}}
+
+
+def stat(page: str, label: str) -> int:
+    """The number of a stat card whose label has ``label``."""
+    found = re.search(r'<div class="n">([\d,]+)</div><div class="l">(?:(?!</div>).)*'
+                      + re.escape(label), page)
+    assert found, f"no stat {label}"
+    return int(found.group(1).replace(",", ""))
+
+
+def test_members_without_a_role_are_in_the_default_role(quiet: World) -> None:
+    role_id = default_role(quiet)
+    sign_in(quiet.client, ADMIN)
+    page = quiet.client.get("/app/members").text
+    row = re.search(rf'href="/app/roles/{role_id}">Default</a>.*?<td>(\d+)</td>', page, re.S)
+    assert row and row.group(1) == "2"  # the admin and the rep: neither has a role of theirs
+    page = quiet.client.get(f"/app/roles/{role_id}").text
+    assert stat(page, "Members in this role") == 2
+    assert "admin@acme.example, rep@acme.example" in page
+    # A member given a role of their own leaves the default one.
+    r = quiet.client.post("/api/v1/roles", json={"name": "Reps"}, headers=quiet.as_admin())
+    reps = r.json()["id"]
+    assert quiet.client.patch(f"/api/v1/members/{quiet.member_id}", json={"role_id": reps},
+                              headers=quiet.as_admin()).status_code == 200
+    assert stat(quiet.client.get(f"/app/roles/{role_id}").text, "Members in this role") == 1
+    assert stat(quiet.client.get(f"/app/roles/{reps}").text, "Members in this role") == 1
+
+
+def test_their_activity_carries_the_default_role(quiet: World) -> None:
+    role_id = default_role(quiet)
+    headers = quiet.as_admin()
+    assert quiet.client.post("/api/v1/exclusions", json={"kind": "domain",
+                                                          "value": "rivals.example"},
+                             headers=headers).status_code == 201
+    r = quiet.client.post("/api/v1/events", headers=headers, json={"events": [
+        email_sent("e-1", "spy@rivals.example"), email_sent("e-2", "jane@globex.example")]})
+    assert r.status_code == 202, r.text
+    plan(quiet)
+    items = quiet.client.get("/api/v1/activity-log", headers=headers).json()["items"]
+    assert {i["event_id"]: i["role_id"] for i in items} == {"e-1": role_id, "e-2": role_id}
+    in_role = quiet.client.get(f"/api/v1/activity-log?role={role_id}", headers=headers).json()
+    assert len(in_role["items"]) == 2 and in_role["counts"]["ignored"] == 1
+    sign_in(quiet.client, ADMIN)
+    page = quiet.client.get(f"/app/roles/{role_id}").text
+    assert stat(page, "Ignored") == 1 and stat(page, "Synced") == 0
+
+
+def test_activity_planned_before_0008_gets_the_default_role(database_url: str) -> None:
+    upgrade(database_url, "0007")
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        now = utcnow()
+        for ws_id, role in (("w1", "r1"), ("w2", None)):
+            conn.execute(text("INSERT INTO workspace (id, name, plan, default_role_id, "
+                              "salesforce_is_sandbox, interval_minutes, api_budget_percent, "
+                              "pending_window_hours, created_at) VALUES (:id, 'W', 'growth', "
+                              ":role, false, 30, 70, 24, :now)"),
+                         {"id": ws_id, "role": role, "now": now})
+        for ws_id, role in (("w1", None), ("w1", "kept"), ("w2", None)):
+            conn.execute(text(
+                "INSERT INTO activity (id, workspace_id, event_id, membership_id, role_id, "
+                "type, recipient, status, reason, priority, salesforce_ids, attempts, "
+                "occurred_at, created_at, updated_at) VALUES (:id, :ws, :id, 'm', :role, "
+                "'email.sent', '', 'synced', '', 0, '[]', 0, :now, :now, :now)"),
+                {"id": new_id(), "ws": ws_id, "role": role, "now": now})
+    upgrade(database_url)
+    with session_factory(engine)() as db:
+        roles = sorted((a.workspace_id, a.role_id or "") for a in db.scalars(
+            select(ActivityRow)))
+    engine.dispose()
+    # The default role where the workspace has one; a role already set is kept.
+    assert roles == [("w1", "kept"), ("w1", "r1"), ("w2", "")]
