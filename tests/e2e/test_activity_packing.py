@@ -72,7 +72,7 @@ def _pipeline(tether: Tether) -> ActivityPipeline:
 
 
 def _plan_all(pipeline: ActivityPipeline) -> None:
-    while pipeline._plan():
+    while pipeline._plan()[0]:
         pass
 
 

@@ -29,20 +29,20 @@ class ActivityPipeline:
         self.poll_seconds = poll_seconds
         self.wakeup = asyncio.Event()
 
-    def _plan(self) -> int:
-        planned = 0
+    def _plan(self) -> tuple[int, bool]:
+        """How many events were planned, and whether more are waiting to be."""
         with self.sessions() as db:
-            planned += planning.plan_new_events(db)
+            new = planning.plan_new_events(db)
             db.commit()
         with self.sessions() as db:
-            planned += planning.replan_pending(db)
+            again = planning.replan_pending(db)
             db.commit()
-        return planned
+        return new + again, new >= planning.BATCH
 
     async def step(self) -> int:
         """One round; answers how much happened (0: idle)."""
-        planned = await asyncio.to_thread(self._plan)
-        out = await self.writer.step()
+        planned, behind = await asyncio.to_thread(self._plan)
+        out = await self.writer.step(planning_behind=behind)
         return planned + out.done + out.retried + out.errored
 
     async def run_forever(self) -> None:

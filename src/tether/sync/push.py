@@ -62,6 +62,8 @@ BATCH = 200
 # for a while must not turn activity into errors.
 MAX_ATTEMPTS = 60
 LEASE = dt.timedelta(minutes=2)
+# How long planned writes wait to fill a composite call while planning is behind.
+BURST_WINDOW = dt.timedelta(seconds=2)
 # Fields Salesforce lets a create set but not an update.
 CREATE_ONLY = frozenset({"TaskSubtype", "EventSubtype"})
 # Errors on a write that mean a record it points at (WhoId, WhatId) is gone.
@@ -129,12 +131,15 @@ class Writer:
                 await client.aclose()
 
     # -- the loop's one step ----------------------------------------------------------------
-    async def step(self) -> Outcome:
-        """Reconcile lost sends, then flush every group that is due.  Answers what happened."""
+    async def step(self, *, planning_behind: bool = False) -> Outcome:
+        """Reconcile lost sends, then flush every group that is due.  While planning is
+        behind (a burst of events), writes wait longer for the rest of a full composite
+        call.  Answers what happened."""
         total = Outcome()
         for group in await asyncio.to_thread(self._expired_groups):
             await self._guarded(self._recover, group, total)
-        groups = await asyncio.to_thread(self._due_groups)
+        window = max(self.window, BURST_WINDOW) if planning_behind else self.window
+        groups = await asyncio.to_thread(self._due_groups, window)
         await asyncio.gather(*(self._guarded(self._flush, g, total) for g in groups))
         return total
 
@@ -149,7 +154,7 @@ class Writer:
         total.retried += out.retried
         total.errored += out.errored
 
-    def _due_groups(self) -> list[tuple[str, str]]:
+    def _due_groups(self, window: dt.timedelta) -> list[tuple[str, str]]:
         now = utcnow()
         with self.sessions() as db:
             rows = db.execute(select(
@@ -159,7 +164,7 @@ class Writer:
                 .group_by(ActivityWrite.workspace_id, ActivityWrite.membership_id)).all()
             paused = quota.paused_workspaces(db, now)
         return [(ws, m) for ws, m, n, oldest in rows if ws not in paused and (
-            n >= BATCH * self.pack or as_utc(oldest) <= now - self.window)]
+            n >= BATCH * self.pack or as_utc(oldest) <= now - window)]
 
     def _expired_groups(self) -> list[tuple[str, str]]:
         now = utcnow()
