@@ -4,6 +4,7 @@ admin@acme.example through the real OAuth web-server flow, with the real-time pa
 from __future__ import annotations
 
 import asyncio
+import socket
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin
@@ -11,13 +12,14 @@ from urllib.parse import urljoin
 import httpx
 import uvicorn
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from tether.config import Settings
-from tether.net import listen
 from tether.security import Vault
 from tether.services import connection
 from tether.services import sync as sync_service
 from tether.services import workspaces as ws
+from tether.services.workspaces import Actor
 from tether.store.db import make_engine, session_factory
 from tether.store.migrate import upgrade
 from tether.store.models import Membership, User, Workspace
@@ -25,6 +27,10 @@ from tether.web.app import create_app
 
 ADMIN = "admin@acme.example"
 PASSWORD = "tether-demo"  # noqa: S105 - the emulator's documented demo password
+
+
+class DemoError(Exception):
+    """The demo cannot go on; the message says why."""
 
 
 class LoginForm(HTMLParser):
@@ -61,8 +67,9 @@ async def _log_in(authorize_url: str) -> str:
         return done.text
 
 
-async def run_demo(salesforce_url: str, port: int, data_dir: Path) -> None:
-    sock = listen("127.0.0.1", port)  # port 0: any free port
+async def run_demo(salesforce_url: str, sock: socket.socket, data_dir: Path) -> None:
+    """The demo on a listening socket (bound by the caller, so a port in use is said before
+    anything starts), against the emulator at ``salesforce_url``."""
     port = sock.getsockname()[1]
     settings = Settings(data_dir=data_dir, port=port, public_url=f"http://127.0.0.1:{port}",
                         salesforce_login_url=salesforce_url,
@@ -80,12 +87,41 @@ async def run_demo(salesforce_url: str, port: int, data_dir: Path) -> None:
         key = ws.create_api_key(db, actor)
         db.commit()
 
+    await _check_emulator(salesforce_url)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning",
                                            access_log=False))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.05)
+    try:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        await _connect(sessions, vault, settings, actor, salesforce_url)
+    except Exception:
+        server.should_exit = True  # a clean stop, then the error is told
+        await serving
+        raise
+    print(f"Dashboard: {settings.base_url}/", flush=True)
+    print(f"API key: {key}", flush=True)
+    print(f"Salesforce: {salesforce_url}", flush=True)
+    print(f"Sign in to the dashboard as {ADMIN}, password {PASSWORD}", flush=True)
+    await serving
 
+
+async def _check_emulator(salesforce_url: str) -> None:
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            health = await http.get(f"{salesforce_url}/__sfemu__/health")
+    except httpx.HTTPError as exc:
+        raise DemoError(f"cannot reach the Salesforce emulator at {salesforce_url}: "
+                        f"{exc or type(exc).__name__}") from None
+    if health.status_code != 200:
+        raise DemoError(f"{salesforce_url} does not answer as sfemu does "
+                        f"(GET /__sfemu__/health: HTTP {health.status_code})")
+
+
+async def _connect(sessions: sessionmaker[Session], vault: Vault, settings: Settings,
+                   actor: Actor, salesforce_url: str) -> None:
+    """The admin connected through the emulator's login page (once), the real-time package
+    installed with a new workspace token, and a first sync queued."""
     with sessions() as db:
         connected = connection.get_connection(db, actor.membership_id)
         url = None if connected else connection.start_connect(db, vault, settings, actor,
@@ -94,7 +130,8 @@ async def run_demo(salesforce_url: str, port: int, data_dir: Path) -> None:
     if url is not None:
         page = await _log_in(url)
         if "Salesforce connected" not in page:
-            raise RuntimeError(f"connecting to the emulator failed: {page}")
+            raise DemoError(f"connecting to the emulator at {salesforce_url} failed: its "
+                            "login did not lead back to Tether")
     with sessions() as db:
         token = ws.create_realtime_token(db, actor)
         sync_service.enqueue_sync(db, actor.workspace_id, "interval")  # audits first
@@ -103,9 +140,6 @@ async def run_demo(salesforce_url: str, port: int, data_dir: Path) -> None:
         installed = await http.post(f"{salesforce_url}/__sfemu__/orgs/acme/package", json={
             "webhook_url": f"{settings.base_url}/webhooks/salesforce/{actor.workspace_id}",
             "token": token})
-        installed.raise_for_status()
-    print(f"Dashboard: {settings.base_url}/", flush=True)
-    print(f"API key: {key}", flush=True)
-    print(f"Salesforce: {salesforce_url}", flush=True)
-    print(f"Sign in to the dashboard as {ADMIN}, password {PASSWORD}", flush=True)
-    await serving
+    if installed.status_code >= 400:
+        raise DemoError(f"installing the real-time package in {salesforce_url} failed "
+                        f"(HTTP {installed.status_code}): does it have the org acme?")
