@@ -273,7 +273,12 @@ class SyncRun(Base):
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
     outcome: Mapped[str] = mapped_column(String(20), default="running")
+    # Records read, and of those the ones whose mirrored values changed (created, deleted
+    # or edited: a copy whose values are the mirror's already changes nothing).
+    records_read: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     records_changed: Mapped[int] = mapped_column(Integer, default=0)
+    # Of the records read, Tether's own Task and Event writes (the real-time webhook's echo).
+    own_writes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     api_calls: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
 

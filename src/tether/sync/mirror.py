@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -65,14 +66,119 @@ def key_columns(sobject: str, record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Tally:
+    """What syncs did to the mirror: the records they read, and those whose mirrored values
+    changed: created, deleted (or restored), or edited.  A copy with a later SystemModstamp
+    but the values the mirror holds changes nothing, nor does one read again."""
+
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    rewritten: int = 0  # a later copy with the same values: written, not changed
+    own_writes: int = 0  # of those read, Tether's own Task and Event writes (real-time echo)
+
+    @property
+    def changed(self) -> int:
+        return self.created + self.updated + self.deleted
+
+    def __iadd__(self, other: Tally) -> Tally:
+        for name in ("read", "created", "updated", "deleted", "rewritten", "own_writes"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+
+# Fields that change whenever a record is saved, whatever else did: not a change of values.
+_STAMPS = frozenset({"SystemModstamp", "LastModifiedDate", "LastModifiedById",
+                     "LastViewedDate", "LastReferencedDate", "attributes"})
+
+
+@dataclass(frozen=True)
+class _Held:
+    stamp: str
+    is_deleted: bool
+    data: Mapping[str, Any] | None  # None: not read (only its stamp was needed)
+
+
+def _same_value(held: Any, new: Any) -> bool:
+    if held == new:
+        return True
+    if isinstance(held, str) and isinstance(new, str) and held[10:11] == new[10:11] == "T":
+        try:  # a datetime in another of Salesforce's forms (Bulk's Z, REST's +0000)
+            return modstamp(held) == modstamp(new)
+        except ValueError:
+            return False
+    return False
+
+
+def same_values(held: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether a copy holds the values the mirror has for every field it carries (fields
+    it does not carry, as Bulk exports no compound address, are not read, so not changed)."""
+    return all(_same_value(held.get(k), v) for k, v in new.items() if k not in _STAMPS)
+
+
+def classify(held: _Held | None, record: Mapping[str, Any]) -> str | None:
+    """What writing this copy does: "created", "deleted" (deleted or restored), "updated",
+    "rewritten" (a later copy, the same values), or None (no later than the mirror's)."""
+    deleted = bool(record.get("IsDeleted") or False)
+    if held is None:  # new to the mirror (a record first seen deleted: its deletion)
+        return "deleted" if deleted else "created"
+    if not _newer(modstamp(record["SystemModstamp"]), held.stamp):
+        return None
+    if deleted != held.is_deleted:
+        return "deleted"
+    assert held.data is not None
+    return "rewritten" if same_values(held.data, record) else "updated"
+
+
+def apply(db: Session, workspace_id: str, sobject: str, records: Sequence[Mapping[str, Any]],
+          *, bulk: bool = False) -> Tally:
+    """Write records newer-SystemModstamp-wins (:func:`upsert`; ``bulk`` takes the audit's
+    fast path) and tally what changed.  What the mirror holds is read first: stamps for
+    every record, values only for those a newer copy may change."""
+    tally = Tally(read=len(records))
+    ids = sorted({str(r["Id"]) for r in records})
+    stamps = {sf_id: (stamp, deleted) for start in range(0, len(ids), 500)
+              for sf_id, stamp, deleted in db.execute(
+                  select(MirrorRecord.sf_id, MirrorRecord.system_modstamp,
+                         MirrorRecord.is_deleted).where(
+                      MirrorRecord.workspace_id == workspace_id,
+                      MirrorRecord.sf_id.in_(ids[start:start + 500])))}
+    newer = sorted({str(r["Id"]) for r in records if r["Id"] in stamps and _newer(
+        modstamp(r["SystemModstamp"]), stamps[r["Id"]][0])})
+    values = {sf_id: data for start in range(0, len(newer), 500)
+              for sf_id, data in db.execute(select(MirrorRecord.sf_id, MirrorRecord.data).where(
+                  MirrorRecord.workspace_id == workspace_id,
+                  MirrorRecord.sf_id.in_(newer[start:start + 500])))}
+    held = {sf_id: _Held(stamp, deleted, values.get(sf_id))
+            for sf_id, (stamp, deleted) in stamps.items()}
+    for record in records:  # in order: a record twice in one batch is changed once or twice
+        kind = classify(held.get(record["Id"]), record)
+        if kind is not None:
+            setattr(tally, kind, getattr(tally, kind) + 1)
+            held[record["Id"]] = _Held(modstamp(record["SystemModstamp"]),
+                                       bool(record.get("IsDeleted") or False), record)
+    upsert(db, workspace_id, sobject, records, count=not bulk)
+    return tally
+
+
 def upsert(db: Session, workspace_id: str, sobject: str,
            records: Iterable[Mapping[str, Any]], *, count: bool = True) -> int:
     """Insert or replace records whose SystemModstamp is newer; answers how many changed
     (with ``count=False``, as the audit's bulk path asks, how many were offered: faster)."""
     if not count:
         return _bulk_insert(db.connection(), workspace_id, sobject, records)
-    rows = [{"workspace_id": workspace_id, "sf_id": r["Id"], **key_columns(sobject, r),
-             "data": dict(r)} for r in records]
+    # One row a record: a statement may not write a row twice (PostgreSQL refuses it), and
+    # of two copies the later wins, the first when they are the same moment, as in turn.
+    latest: dict[str, dict[str, Any]] = {}
+    for r in records:
+        row = {"workspace_id": workspace_id, "sf_id": r["Id"], **key_columns(sobject, r),
+               "data": dict(r)}
+        held = latest.get(row["sf_id"])
+        if held is None or _newer(row["system_modstamp"], held["system_modstamp"]):
+            latest[row["sf_id"]] = row
+    rows = list(latest.values())
     if not rows:
         return 0
     dialect = db.get_bind().dialect.name

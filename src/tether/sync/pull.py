@@ -70,6 +70,7 @@ class PullContext:
     progress: Progress | None = None
     overlap: dt.timedelta = DEFAULT_OVERLAP
     writes: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tally: mirror.Tally = field(default_factory=mirror.Tally)  # this run's, for its record
 
 
 T = TypeVar("T")
@@ -214,7 +215,7 @@ async def _audit_object_once(ctx: PullContext, sobject: str) -> int:
 
     def flush() -> None:
         with ctx.sessions() as db:
-            mirror.upsert(db, ctx.workspace_id, sobject, batch, count=False)
+            ctx.tally += mirror.apply(db, ctx.workspace_id, sobject, batch, bulk=True)
             state = _state(db, ctx.workspace_id, sobject)
             state.audit_job_id, state.audit_locator = query.job_id, query.locator
             db.commit()
@@ -287,7 +288,8 @@ async def _apply_pages(ctx: PullContext, sobject: str, page: dict[str, Any],
 
         def apply(records: list[dict[str, Any]] = records) -> int:
             with ctx.sessions() as db:
-                applied = mirror.upsert(db, ctx.workspace_id, sobject, records)
+                tally = mirror.apply(db, ctx.workspace_id, sobject, records)
+                ctx.tally += tally
                 if records:
                     state = _state(db, ctx.workspace_id, sobject)
                     # As moments (the mirror's one form), not as the text that came.
@@ -295,7 +297,7 @@ async def _apply_pages(ctx: PullContext, sobject: str, page: dict[str, Any],
                     held = state.watermark and mirror.modstamp(state.watermark)
                     state.watermark = max(filter(None, [held, newest]))
                 db.commit()
-            return applied
+            return tally.changed
 
         changed += await _write(ctx, apply)
         next_url = page.get("nextRecordsUrl")
@@ -329,11 +331,13 @@ async def deletions(ctx: PullContext) -> int:
             with ctx.sessions() as db:
                 for result in results:
                     if result.ok:
-                        marked += mirror.mark_deleted(db, ctx.workspace_id, [
-                            (str(r["id"]),
-                             format_datetime(parse_datetime(str(r["deletedDate"]))))
-                            for r in result.body.get("deletedRecords", [])])
+                        deleted = [(str(r["id"]),
+                                    format_datetime(parse_datetime(str(r["deletedDate"]))))
+                                   for r in result.body.get("deletedRecords", [])]
+                        marked += mirror.mark_deleted(db, ctx.workspace_id, deleted)
+                        ctx.tally.read += len(deleted)
                 db.commit()
+            ctx.tally.deleted += marked
             return marked
 
         changed += await _write(ctx, apply)
@@ -345,8 +349,14 @@ async def deletions(ctx: PullContext) -> int:
 
 
 # -- running one, with its record ---------------------------------------------------------------
+async def _fields(ctx: PullContext) -> int:
+    described = await sync_fields(ctx)
+    ctx.tally += mirror.Tally(read=described, updated=described)  # each object's metadata
+    return described
+
+
 KINDS: dict[str, Callable[[PullContext], Any]] = {
-    "audit": audit, "interval": interval, "deletions": deletions, "fields": sync_fields}
+    "audit": audit, "interval": interval, "deletions": deletions, "fields": _fields}
 
 
 async def run(ctx: PullContext, kind: str) -> dict[str, Any]:
@@ -359,10 +369,11 @@ async def run(ctx: PullContext, kind: str) -> dict[str, Any]:
         db.commit()
         run_id = record.id
     before = ctx.counter.calls
-    outcome, error, changed = "succeeded", None, 0
+    ctx.tally = mirror.Tally()  # what reached the mirror before a failure counts too
+    outcome, error = "succeeded", None
     unexpected: Exception | None = None
     try:
-        changed = int(await KINDS[kind](ctx))
+        await KINDS[kind](ctx)
     except SalesforceError as exc:
         outcome = "halted" if exc.kind in (ErrorKind.QUOTA, ErrorKind.AUTH) else "failed"
         error = f"{exc.error_code}: {exc.message}"
@@ -371,8 +382,8 @@ async def run(ctx: PullContext, kind: str) -> dict[str, Any]:
     with ctx.sessions() as db:
         row = db.get(SyncRun, run_id)
         assert row is not None
-        finish_run(db, row, outcome, records_changed=changed,
-                   api_calls=ctx.counter.calls - before, error=error)
+        finish_run(db, row, outcome, ctx.tally, api_calls=ctx.counter.calls - before,
+                   error=error)
         db.commit()
         if unexpected is not None:
             raise unexpected

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from tether.domain.events import DateWindow
 from tether.salesforce.datetimes import parse_datetime
-from tether.store.models import CustomObjectConfig, Workspace, utcnow
+from tether.store.models import ActivityWrite, CustomObjectConfig, Workspace, utcnow
 from tether.sync import mirror
+from tether.sync.push import KEY_FIELD
 from tether.sync.runs import finish_run, start_run
 
 # Salesforce ids: 15 characters (case-sensitive) or 18 (with the case-safe suffix).
@@ -35,6 +36,7 @@ MAX_TEXT = 131_072  # the longest Salesforce text field (Long and Rich Text Area
 ID_FIELDS = ("Id", "AccountId", "ContactId", "WhoId", "OpportunityId", "OwnerId",
              "ConvertedContactId", "MasterRecordId")
 EMAIL_LENGTH = 320  # the mirror's email column (RFC 5321)
+ACTIVITY_OBJECTS = ("Task", "Event")  # what Tether writes: the webhook echoes each write
 
 
 def is_datetime(value: object) -> bool:
@@ -122,9 +124,33 @@ def _value_problem(value: Any, compound: bool = True) -> str | None:
 
 @dataclass
 class Outcome:
-    applied: int = 0
+    applied: int = 0  # records newer than the mirror's copy (their values changed or not)
     ignored: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)  # (where, what is wrong)
+
+
+def own_writes(db: Session, workspace_id: str, records: list[dict[str, Any]]) -> int:
+    """How many of these Task or Event records are Tether's own writes coming back as Tether
+    sent them (by record id, or by the package's activity key before the id is known).  A
+    rep's later edit of one differs from what Tether sent: their change, not an echo."""
+    ids = sorted({str(r["Id"]) for r in records})
+    keys = sorted({str(r[KEY_FIELD]) for r in records if r.get(KEY_FIELD)})
+    by_id: dict[str, ActivityWrite] = {}
+    by_key: dict[str, ActivityWrite] = {}
+    for column, values in ((ActivityWrite.sf_id, ids), (ActivityWrite.key, keys)):
+        for start in range(0, len(values), 500):
+            for w in db.scalars(select(ActivityWrite).where(
+                    ActivityWrite.workspace_id == workspace_id,
+                    column.in_(values[start:start + 500]))):
+                by_key[w.key] = w
+                if w.sf_id:
+                    by_id[w.sf_id] = w
+    count = 0
+    for r in records:
+        write = by_id.get(str(r["Id"])) or by_key.get(str(r.get(KEY_FIELD) or ""))
+        if write is not None and mirror.same_values(r, write.fields):
+            count += 1
+    return count
 
 
 def apply_document(db: Session, workspace: Workspace, doc: RealtimeDocument,
@@ -135,7 +161,7 @@ def apply_document(db: Session, workspace: Workspace, doc: RealtimeDocument,
         select(CustomObjectConfig.sobject).where(
             CustomObjectConfig.workspace_id == workspace.id)))
     run = start_run(db, workspace.id, "realtime")
-    outcome = Outcome()
+    outcome, tally = Outcome(), mirror.Tally()
     for c, change in enumerate(doc.changes):
         if change.object not in mirrored:
             outcome.ignored += len(change.records)
@@ -150,12 +176,14 @@ def apply_document(db: Session, workspace: Workspace, doc: RealtimeDocument,
                 continue
             # Only a delete leaves the record deleted; an undelete brings it back.
             records.append({**record, "IsDeleted": change.operation == "delete"})
-        outcome.applied += mirror.upsert(db, workspace.id, change.object, records)
+        if change.object in ACTIVITY_OBJECTS:
+            tally.own_writes += own_writes(db, workspace.id, records)
+        tally += mirror.apply(db, workspace.id, change.object, records)
+    outcome.applied = tally.changed + tally.rewritten
     workspace.last_webhook_at = utcnow()
     error = None
     if outcome.refused:
         where, what = outcome.refused[0]
         error = f"{len(outcome.refused)} record(s) refused, the first {where}: {what}"
-    finish_run(db, run, "failed" if error else "succeeded", records_changed=outcome.applied,
-               api_calls=0, error=error)
+    finish_run(db, run, "failed" if error else "succeeded", tally, api_calls=0, error=error)
     return outcome

@@ -12,12 +12,13 @@ from tether.services import sync as sync_service
 from tether.services import workspaces as ws
 from tether.services.errors import Invalid
 from tether.sync import push, quota
-from tether.sync.runs import recent_runs
+from tether.sync.runs import echoes_among, recent_runs
 from tether.web.ui.common import AdminPage, Page, PageOf, redirect
 
 router = APIRouter(prefix="/app")
 SYNC_KINDS = {"interval": "Interval sync", "audit": "Audit (full)",
               "deletions": "Deletions", "fields": "Get latest fields"}
+RUNS = 50  # runs a page
 
 
 def _usage(page: Page) -> dict[str, Any]:
@@ -25,7 +26,10 @@ def _usage(page: Page) -> dict[str, Any]:
         usage = quota.usage_json(db, page.actor.workspace_id,
                                  push.queued_count(db, page.actor.workspace_id))
     peak = max(usage["calls_by_hour"]) or 1
-    return {"usage": usage, "peak": peak}
+    # The org's count is every client's (Tether's, other integrations', Salesforce's own):
+    # the page says how much of it is not Tether's.
+    others = max(0, usage["org"]["used"] - usage["tether_calls"])
+    return {"usage": usage, "peak": peak, "others": others}
 
 
 @router.get("/usage", response_class=HTMLResponse)
@@ -44,20 +48,25 @@ def save_budget(page: AdminPage, api_budget_percent: Annotated[str, Form()] = ""
         notice="budget_saved", template="usage.html", context=_usage)
 
 
-@router.get("/syncs", response_class=HTMLResponse)
-def syncs(page: PageOf) -> HTMLResponse:
+def _runs(page: Page, echoes: bool = False) -> dict[str, Any]:
+    """The newest runs; real-time runs that only echoed Tether's own writes are folded (counted,
+    not listed) unless asked for."""
     with page.app.sessions() as db:
-        runs = recent_runs(db, page.actor.workspace_id, 50)
-    return page.render("syncs.html", runs=runs, kinds=SYNC_KINDS)
+        runs = recent_runs(db, page.actor.workspace_id, RUNS, echoes=echoes)
+        folded = 0 if echoes else echoes_among(db, page.actor.workspace_id, runs, RUNS)
+    return {"runs": runs, "kinds": SYNC_KINDS, "echoes": echoes, "folded": folded}
+
+
+@router.get("/syncs", response_class=HTMLResponse)
+def syncs(page: PageOf, echoes: bool = False) -> HTMLResponse:
+    return page.render("syncs.html", **_runs(page, echoes))
 
 
 @router.post("/syncs", response_class=HTMLResponse)
 def sync_now(page: AdminPage, kind: Annotated[str, Form()] = "interval") -> Response:
     if kind not in SYNC_KINDS:
-        with page.app.sessions() as db:
-            runs = recent_runs(db, page.actor.workspace_id, 50)
-        return page.error("syncs.html", Invalid(f"no sync called '{kind}'", "kind"), runs=runs,
-                          kinds=SYNC_KINDS)
+        return page.error("syncs.html", Invalid(f"no sync called '{kind}'", "kind"),
+                          **_runs(page))
     with page.app.sessions() as db:
         sync_service.enqueue_sync(db, page.actor.workspace_id, kind)
         db.commit()
