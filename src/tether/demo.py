@@ -1,9 +1,15 @@
 """`tether demo`: the workspace Acme, connected to the emulator's acme org as
-admin@acme.example through the real OAuth web-server flow, with the real-time package."""
+admin@acme.example through the real OAuth web-server flow, with the real-time package.
+
+The admin's API key outlives a restart: the demo keeps the one it made in its data directory
+(encrypted with the data directory's secret key, as Salesforce tokens are), and makes a new one
+(revoking the one it had) only when that key no longer works."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,18 +21,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tether.config import Settings
-from tether.security import Vault
+from tether.security import PRIVATE_FILE, Vault, hash_secret
 from tether.services import connection
 from tether.services import sync as sync_service
 from tether.services import workspaces as ws
+from tether.services.errors import Unauthorized
 from tether.services.workspaces import Actor
 from tether.store.db import make_engine, session_factory
 from tether.store.migrate import upgrade
-from tether.store.models import Membership, User, Workspace
+from tether.store.models import ApiKey, Membership, User, Workspace, utcnow
 from tether.web.app import create_app
 
 ADMIN = "admin@acme.example"
 PASSWORD = "tether-demo"  # noqa: S105 - the emulator's documented demo password
+KEY_FILE = "demo-api-key"  # in the data directory: the key's id and the key, encrypted
 
 
 class DemoError(Exception):
@@ -67,6 +75,48 @@ async def _log_in(authorize_url: str) -> str:
         return done.text
 
 
+def demo_api_key(db: Session, vault: Vault, actor: Actor, path: Path) -> str:
+    """The admin's API key the demo made before, while it still works; otherwise a new one,
+    kept in ``path``, and the one it replaces revoked (each start used to add a key and
+    leave the earlier ones active)."""
+    kept_id, kept = _read_key(vault, path)
+    if kept is not None:
+        try:
+            if ws.authenticate_api_key(db, kept).membership_id == actor.membership_id:
+                return kept
+        except Unauthorized:
+            pass  # revoked meanwhile
+    if kept_id is not None:
+        row = db.get(ApiKey, kept_id)
+        if row is not None and row.membership_id == actor.membership_id \
+                and row.revoked_at is None:
+            row.revoked_at = utcnow()
+    key = ws.create_api_key(db, actor)
+    key_id = db.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_secret(key)))
+    _write_key(vault, path, str(key_id), key)
+    return key
+
+
+def _read_key(vault: Vault, path: Path) -> tuple[str | None, str | None]:
+    """(the kept key's id, the key), or Nones for what cannot be read (no file yet; a file
+    from another secret key still names its id, so that key can be revoked)."""
+    try:
+        kept = json.loads(path.read_text())
+        key_id = str(kept["id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+    try:
+        return key_id, vault.decrypt(str(kept["key"]).encode())
+    except (ValueError, KeyError):
+        return key_id, None
+
+
+def _write_key(vault: Vault, path: Path, key_id: str, key: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"id": key_id, "key": vault.encrypt(key).decode()}, f)
+
+
 async def run_demo(salesforce_url: str, sock: socket.socket, data_dir: Path) -> None:
     """The demo on a listening socket (bound by the caller, so a port in use is said before
     anything starts), against the emulator at ``salesforce_url``."""
@@ -84,7 +134,7 @@ async def run_demo(salesforce_url: str, sock: socket.socket, data_dir: Path) -> 
             Workspace.name == "Acme", User.email == ADMIN)).first()
         actor = ws.actor_for_membership(db, found[1]) if found else ws.create_workspace(
             db, name="Acme", admin_email=ADMIN, admin_password=PASSWORD, plan="enterprise")
-        key = ws.create_api_key(db, actor)
+        key = demo_api_key(db, vault, actor, data_dir / KEY_FILE)
         db.commit()
 
     await _check_emulator(salesforce_url)

@@ -11,25 +11,41 @@ from pathlib import Path
 import httpx
 
 
-def test_demo_runs_everything(tmp_path: Path) -> None:
+def _start(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """`tether demo` on any free ports, once it has printed its three lines."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "tether", "demo", "--port", "0", "--emulator-port", "0",
-         "--data-dir", str(tmp_path / "demo"), "--seed", "50"],
+         "--data-dir", str(data_dir), "--seed", "50"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: dict[str, str] = {}
     output: list[str] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        output.append(line)
+        key, _, value = line.strip().partition(": ")
+        if key in ("Dashboard", "API key", "Salesforce"):
+            lines[key] = value
+        if len(lines) == 3 or time.monotonic() > deadline:
+            break
+    if set(lines) != {"Dashboard", "API key", "Salesforce"}:
+        _stop(proc)
+        raise AssertionError("".join(output))
+    threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
+    return proc, lines
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 120
-        for line in proc.stdout:
-            output.append(line)
-            key, _, value = line.strip().partition(": ")
-            if key in ("Dashboard", "API key", "Salesforce"):
-                lines[key] = value
-            if len(lines) == 3 or time.monotonic() > deadline:
-                break
-        assert set(lines) == {"Dashboard", "API key", "Salesforce"}, "".join(output)
-        threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_demo_runs_everything(tmp_path: Path) -> None:
+    proc, lines = _start(tmp_path / "demo")
+    try:
         base, key, sf = lines["Dashboard"].rstrip("/"), lines["API key"], lines["Salesforce"]
         auth = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=base, headers=auth, timeout=60) as c:
@@ -55,8 +71,13 @@ def test_demo_runs_everything(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "real-time sync did not deliver"
                 time.sleep(0.1)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
+    # Started again, the demo shows the same key, and the admin still has that one alone.
+    again, lines = _start(tmp_path / "demo")
+    try:
+        assert lines["API key"] == key
+        keys = httpx.get(f"{lines['Dashboard'].rstrip('/')}/api/v1/api-keys", headers=auth,
+                         timeout=60).json()
+        assert [k["revoked"] for k in keys] == [False], keys
+    finally:
+        _stop(again)
