@@ -13,8 +13,10 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tether.domain.csv_cells import SafeCsvWriter
-from tether.domain.events import EventType
+from tether.domain.events import EventType, recipients
+from tether.services import roles
 from tether.services.errors import Invalid, NotFound
+from tether.services.events import parse_event
 from tether.services.planning import PLANNING_FAILED, QUEUED_REASON, requeue_event
 from tether.services.workspaces import Actor
 from tether.store.models import (
@@ -24,12 +26,14 @@ from tether.store.models import (
     EventRow,
     Membership,
     User,
+    Workspace,
     as_utc,
     iso,
     utcnow,
 )
 
 STATUSES = ("synced", "ignored", "pending", "errored")
+RECEIVED_REASON = "received: Tether plans it in a moment"
 CSV_COLUMNS = ("created_at", "occurred_at", "user", "type", "recipient", "status", "reason",
                "salesforce_ids", "error_code", "error_message", "attempts", "event_id", "id")
 
@@ -112,10 +116,52 @@ def _where(workspace_id: str, f: Filters, *, with_status: bool = True) -> Any:
     return and_(*conditions)
 
 
-def _older_than(when: dt.datetime, last_id: str) -> Any:
+def _older_than(when: dt.datetime, last_id: str, at: Any = ActivityRow.created_at,
+                ident: Any = ActivityRow.id) -> Any:
     """Keyset paging, newest first: rows after (when, last_id) in that order."""
-    return or_(ActivityRow.created_at < when,
-               and_(ActivityRow.created_at == when, ActivityRow.id < last_id))
+    return or_(at < when, and_(at == when, ident < last_id))
+
+
+def _received_where(workspace_id: str, f: Filters) -> Any | None:
+    """Events accepted and not planned yet (no activity of theirs yet), as the filters
+    choose them; None when the filters leave them out (they are pending)."""
+    if f.status not in (None, "pending"):
+        return None
+    planned = select(ActivityRow.id).where(ActivityRow.workspace_id == EventRow.workspace_id,
+                                           ActivityRow.event_id == EventRow.id).exists()
+    conditions = [EventRow.workspace_id == workspace_id, EventRow.state == "new", ~planned]
+    if f.type:
+        conditions.append(EventRow.type == f.type)
+    if f.membership_id:
+        conditions.append(EventRow.membership_id == f.membership_id)
+    if f.role_id:
+        conditions.append(EventRow.membership_id.in_(roles.memberships_in(workspace_id,
+                                                                          f.role_id)))
+    if f.since:
+        conditions.append(EventRow.received_at >= f.since)
+    if f.until:
+        conditions.append(EventRow.received_at < f.until)
+    return and_(*conditions)
+
+
+def _recipients(payload: dict[str, Any]) -> str | None:
+    try:
+        found = recipients(parse_event(payload))
+    except ValueError:  # planning will quarantine it, saying why
+        return None
+    return ", ".join(a for a, _ in found if a) or None
+
+
+def received_json(row: EventRow, emails: dict[str, str], role_id: str | None
+                  ) -> dict[str, Any]:
+    """An accepted event that planning has not reached yet, as a line of the log."""
+    received = iso(row.received_at)
+    return {"id": None, "event_id": row.id, "type": row.type,
+            "recipient": _recipients(row.payload), "status": "pending",
+            "reason": RECEIVED_REASON, "salesforce_ids": [], "error_code": None,
+            "error_message": None, "attempts": 0, "user": emails.get(row.membership_id),
+            "role_id": role_id, "occurred_at": iso(row.occurred_at), "created_at": received,
+            "updated_at": received, "matched": None, "received": True}
 
 
 def _emails(db: Session, workspace_id: str) -> dict[str, str]:
@@ -136,32 +182,61 @@ def item_json(row: ActivityRow, emails: dict[str, str]) -> dict[str, Any]:
             if row.match else None}
 
 
+def _cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
+    if not cursor:
+        return None
+    at, _, last_id = cursor.partition("~")
+    try:
+        return dt.datetime.fromisoformat(at), last_id
+    except ValueError:
+        raise Invalid("cursor is not one this API gave", "cursor") from None
+
+
 def page(db: Session, actor: Actor, filters: Filters, *, limit: int = 50,
-         cursor: str | None = None) -> dict[str, Any]:
+         cursor: str | None = None, received: bool = False) -> dict[str, Any]:
     """Newest first, ``limit`` a page; ``next_cursor`` continues (keyset paging: as fast on
-    the thousandth page as on the first)."""
+    the thousandth page as on the first).  With ``received`` (the dashboard), events
+    accepted but not planned yet are lines too, pending, at the time they arrived."""
     f = scoped(db, actor, filters)
+    after = _cursor(cursor)
     query: Select[ActivityRow] = select(ActivityRow).where(
         _where(actor.workspace_id, f))
-    if cursor:
-        at, _, last_id = cursor.partition("~")
-        try:
-            when = dt.datetime.fromisoformat(at)
-        except ValueError:
-            raise Invalid("cursor is not one this API gave", "cursor") from None
-        query = query.where(_older_than(when, last_id))
+    if after is not None:
+        query = query.where(_older_than(*after))
     rows = db.scalars(query.order_by(ActivityRow.created_at.desc(), ActivityRow.id.desc())
                       .limit(limit + 1)).all()
     emails = _emails(db, actor.workspace_id)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    lines = [(r.created_at, r.id, item_json(r, emails)) for r in rows]
     counts = dict.fromkeys(STATUSES, 0)
     counts.update({s: int(n) for s, n in db.execute(
         select(ActivityRow.status, func.count()).where(
             _where(actor.workspace_id, f, with_status=False)).group_by(ActivityRow.status))})
-    return {"items": [item_json(r, emails) for r in rows], "counts": counts,
-            "next_cursor": f"{iso(rows[-1].created_at)}~{rows[-1].id}"
-            if more and rows else None}
+    waiting = _received_where(actor.workspace_id, f) if received else None
+    if waiting is not None:
+        events = select(EventRow).where(waiting)
+        if after is not None:
+            events = events.where(_older_than(*after, EventRow.received_at, EventRow.id))
+        found = db.scalars(events.order_by(EventRow.received_at.desc(), EventRow.id.desc())
+                           .limit(limit + 1)).all()
+        member_roles = _roles(db, actor.workspace_id) if found else {}
+        lines += [(e.received_at, e.id, received_json(e, emails, member_roles.get(
+            e.membership_id))) for e in found]
+        lines.sort(key=lambda line: line[0], reverse=True)
+        counts["pending"] += int(db.scalar(select(func.count()).select_from(EventRow)
+                                           .where(waiting)) or 0)
+    more = len(lines) > limit
+    lines = lines[:limit]
+    return {"items": [item for *_, item in lines], "counts": counts,
+            "next_cursor": f"{iso(lines[-1][0])}~{lines[-1][1]}" if more and lines else None}
+
+
+def _roles(db: Session, workspace_id: str) -> dict[str, str | None]:
+    """Each member's role now (their own, or the default)."""
+    workspace = db.get(Workspace, workspace_id)
+    default = workspace.default_role_id if workspace is not None else None
+    rows = db.execute(select(Membership.id, Membership.role_id).where(
+        Membership.workspace_id == workspace_id))
+    return {mid: roles.role_of(role_id, default) for mid, role_id in rows}
 
 
 def _get(db: Session, actor: Actor, activity_id: str) -> ActivityRow:

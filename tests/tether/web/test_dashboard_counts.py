@@ -134,3 +134,41 @@ def test_activity_planned_before_0008_gets_the_default_role(database_url: str) -
     engine.dispose()
     # The default role where the workspace has one; a role already set is kept.
     assert roles == [("w1", "kept"), ("w1", "r1"), ("w2", "")]
+
+
+def test_an_accepted_event_shows_at_once_as_received(quiet: World) -> None:
+    r = quiet.client.post("/api/v1/events", json=email_sent("e-9", "jane@globex.example"),
+                          headers=quiet.as_member())
+    assert r.status_code == 202, r.text
+    sign_in(quiet.client, ADMIN)
+    rows = quiet.client.get("/app/activity/rows").text
+    assert stat(rows, "Pending") == 1 and rows.count("<tr>") == 2  # the head, and e-9
+    line = re.search(r"<tr>\s*<td>(?:(?!</tr>).)*e-9(?:(?!</tr>).)*</tr>", rows, re.S)
+    assert line is not None
+    assert "jane@globex.example" in line.group(0) and ">received<" in line.group(0)
+    assert "Tether plans it in a moment" in line.group(0)
+    assert 'href="/app/activity/' not in line.group(0)  # no detail yet: nothing planned
+    # The filters apply to it as to the rest of the log.
+    assert "e-9" not in quiet.client.get("/app/activity/rows?status=synced").text
+    assert "e-9" in quiet.client.get(f"/app/activity/rows?role={default_role(quiet)}").text
+    assert "e-9" not in quiet.client.get("/app/activity/rows?type=email.opened").text
+    assert "e-9" not in quiet.client.get("/app/activity/rows?user=admin@acme.example").text
+    # The JSON API's log is the planned activity only, as before.
+    assert quiet.client.get("/api/v1/activity-log", headers=quiet.as_admin()).json()[
+        "items"] == []
+
+    plan(quiet)  # once planned, its activity takes its place: never both
+    rows = quiet.client.get("/app/activity/rows").text
+    assert ">received<" not in rows and rows.count("<tr>") == 2
+    assert stat(rows, "Pending") == 1 and 'href="/app/activity/' in rows
+
+
+def test_a_rep_sees_only_their_own_received_events(quiet: World) -> None:
+    for ident, user, key in (("mine", "rep@acme.example", quiet.as_member()),
+                             ("admins", ADMIN, quiet.as_admin())):
+        r = quiet.client.post("/api/v1/events", json=email_sent(ident, "jane@globex.example",
+                                                                user=user), headers=key)
+        assert r.status_code == 202, r.text
+    sign_in(quiet.client, "rep@acme.example")
+    rows = quiet.client.get("/app/activity/rows").text
+    assert "mine" in rows and "admins" not in rows and stat(rows, "Pending") == 1

@@ -42,7 +42,8 @@ def _listing(page: Page, status: str, type: str, user: str, role: str, since: st
              until: str, cursor: str | None) -> dict[str, Any]:
     with page.app.sessions() as db:
         filters = _filters(db, page, status, type, user, role, since, until)
-        listing = activity_log.page(db, page.actor, filters, limit=50, cursor=cursor)
+        listing = activity_log.page(db, page.actor, filters, limit=50, cursor=cursor,
+                                    received=True)
         members = ws.list_members(db, page.actor) if page.actor.is_admin else []
         roles = ws.list_roles(db, page.actor)
     return {"listing": listing, "members": members, "roles": {r["id"]: r["name"] for r in roles},
