@@ -172,3 +172,32 @@ def test_a_rep_sees_only_their_own_received_events(quiet: World) -> None:
     sign_in(quiet.client, "rep@acme.example")
     rows = quiet.client.get("/app/activity/rows").text
     assert "mine" in rows and "admins" not in rows and stat(rows, "Pending") == 1
+
+
+def nav(page: str) -> list[str]:
+    found = re.search(r'<nav class="side"[^>]*>(.*?)</nav>', page, re.S)
+    assert found is not None
+    return re.findall(r'href="([^"]+)"', found.group(1))
+
+
+def test_a_rep_is_shown_only_the_pages_they_may_open(quiet: World) -> None:
+    rep = TestClient(quiet.client.app)
+    sign_in(rep, "rep@acme.example")
+    links = nav(rep.get("/app/activity").text)
+    assert "/app/members" not in links
+    assert all(rep.get(href).status_code == 200 for href in links)
+    sign_in(quiet.client, ADMIN)
+    assert nav(quiet.client.get("/app/activity").text) == [
+        "/app/integrations", "/app/members", "/app/settings", "/app/activity", "/app/usage",
+        "/app/syncs"]
+
+
+def test_an_admin_is_sent_to_the_role_page_not_to_an_administrator(quiet: World) -> None:
+    sign_in(quiet.client, ADMIN)
+    page = quiet.client.get("/app/settings").text
+    assert "reach out to your administrator" not in page
+    assert f'<a href="/app/roles/{default_role(quiet)}">the role\'s page</a>' in page
+    rep = TestClient(quiet.client.app)
+    sign_in(rep, "rep@acme.example")
+    page = rep.get("/app/settings").text
+    assert "reach out to your administrator" in page and "/app/roles/" not in page

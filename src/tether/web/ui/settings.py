@@ -1,5 +1,6 @@
 """CRM & Live Feed: a rep's own Salesforce settings when the role allows it, otherwise the
-role's, read-only, with the guide's "reach out to your administrator"; and exclusions."""
+role's, read-only, with the guide's "reach out to your administrator" (for an admin, a link
+to the role's page, where they change them); and exclusions."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
+from tether.services import roles
 from tether.services import workspaces as ws
 from tether.web.ui.common import AdminPage, Page, PageOf
 from tether.web.ui.settings_form import form_context, settings_from_form
@@ -20,7 +22,11 @@ def _context(page: Page) -> dict[str, Any]:
     with page.app.sessions() as db:
         eff = ws.effective_json(ws.effective_for(db, page.actor.workspace_id,
                                                  page.actor.membership_id))
+        # An admin changes a role's settings themselves: the page links their role's page.
+        role_id = roles.role_id_of(db, page.actor.workspace_id, page.actor.membership_id) \
+            if page.actor.is_admin else None
         return {"eff": eff, "exclusions": ws.list_exclusions(db, page.actor),
+                "role_page": f"/app/roles/{role_id}" if role_id else None,
                 **form_context(db, page.actor)}
 
 
