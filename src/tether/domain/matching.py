@@ -43,6 +43,7 @@ class Person:
     created: str = ""  # CreatedDate
     account_id: str | None = None
     converted_from: str | None = None  # the converted Lead this Contact stands in for
+    name: str = ""  # its Name, for the activity's subject and Description
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Related:
     sobject: str
     id: str
     why: str
+    name: str = ""  # its Name, for the activity's Description
 
 
 @dataclass
@@ -129,7 +131,8 @@ def related_records(person: Person, settings: SalesforceSettings, view: MirrorVi
     if person.sobject == "Contact":
         account = person.account_id
         if account and settings.log_to_accounts and account in view.accounts:
-            out.append(Related("Account", account, "the Contact's Account"))
+            out.append(Related("Account", account, "the Contact's Account",
+                               view.accounts[account]))
         if account:
             parents.append(account)
         if settings.log_to_opportunities:
@@ -146,7 +149,7 @@ def related_records(person: Person, settings: SalesforceSettings, view: MirrorVi
                     continue
                 if settings.opportunities_only_when_owner and opp.owner_id != user_sf_id:
                     continue
-                out.append(Related("Opportunity", opp.id, why))
+                out.append(Related("Opportunity", opp.id, why, opp.name))
                 parents.append(opp.id)
     if settings.custom_objects:
         seen: set[str] = set()

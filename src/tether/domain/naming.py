@@ -39,8 +39,9 @@ def _prefix(event: Event, verb: str, individual_tag: str | None) -> str:
     return f"{verb} ({individual_tag})" if individual_tag else verb
 
 
-def subject(event: Event) -> str:
-    """The Task or Event subject for an event (see :data:`FAQ_SUBJECT_REGEX`)."""
+def subject(event: Event, person_name: str | None = None) -> str:
+    """The Task or Event subject for an event (see :data:`FAQ_SUBJECT_REGEX`); a call's
+    names the person called (``person_name``, the Lead's or Contact's), or their address."""
     kind = event.type
     line = one_line(event.message.subject) if event.message is not None else ""
     if kind is EventType.EMAIL_SENT:
@@ -60,7 +61,8 @@ def subject(event: Event) -> str:
         return truncate(one_line(event.task.subject) or "Task", SUBJECT_LENGTH)
     elif event.call is not None:
         outcome = f" ({one_line(event.call.disposition)})" if event.call.disposition else ""
-        return truncate(f"Call{outcome}: {event.call.to}", SUBJECT_LENGTH)
+        whom = one_line(person_name or "") or event.call.to
+        return truncate(f"Call with {whom}{outcome}", SUBJECT_LENGTH)
     else:
         raise ValueError(f"no subject for {kind}")
     return truncate(f"{head}: {line}", SUBJECT_LENGTH)

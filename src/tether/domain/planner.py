@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tether.domain import naming
+from tether.domain.description import Named, RelatedRecord, describe
 from tether.domain.events import (
     MEETING_EVENTS,
     TASK_EVENTS,
@@ -254,7 +255,7 @@ def _with_writes(inp: PlanInput, recipient: str | None, person: Person | None,
         write_who = who if target is None or person is None or person.sobject != "Lead" \
             else None
         writes.append(PlannedWrite(key, "Event" if event.type in MEETING_EVENTS else "Task",
-                                   _fields(inp, key, write_who, target, person),
+                                   _fields(inp, key, write_who, target, person, recipient),
                                    target.sobject if target else None,
                                    inp.user.email if inp.user.via_sync_user else None))
     reason = "logged on " + (f"{person.sobject} {person.id}" if person else "the user's Tasks")
@@ -276,12 +277,15 @@ def _key(inp: PlanInput, recipient: str | None, target: Related | None) -> str:
 
 
 def _fields(inp: PlanInput, key: str, who: str | None, target: Related | None,
-            person: Person | None) -> dict[str, Any]:
+            person: Person | None, recipient: str | None) -> dict[str, Any]:
     event, user = inp.event, inp.user
-    fields: dict[str, Any] = {"Subject": naming.subject(event),
+    them = Named(recipient, person.name) if person is not None and recipient else None
+    fields: dict[str, Any] = {"Subject": naming.subject(event, them.name if them else None),
                               "OwnerId": user.salesforce_user_id,
                               "WhoId": who, "WhatId": target.id if target else None}
-    description = _description(inp, person, target)
+    related = RelatedRecord(target.sobject, Named(target.id, target.name), target.why) \
+        if person is not None and target is not None else None
+    description = describe(event, Named(user.email, user.display_name), them, related)
     fields["Description"] = naming.truncate(description, DESCRIPTION_LENGTH - 80) \
         + f"\n\n{KEY_FOOTER}{key}"
     day = event.occurred_at.astimezone(dt.UTC).date().isoformat()
@@ -310,62 +314,3 @@ def _fields(inp: PlanInput, key: str, who: str | None, target: Related | None,
 
 def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-
-
-def _description(inp: PlanInput, person: Person | None, target: Related | None) -> str:
-    """What a reader of the activity in Salesforce needs to know."""
-    event, user = inp.event, inp.user
-    lines = [f"{_what(event)} by {user.display_name} <{user.email}> via Tether, "
-             f"{event.occurred_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC."]
-    m = event.message
-    if m is not None:
-        lines.append(f"Subject: {m.subject}")
-        if m.to:
-            lines.append("To: " + ", ".join(m.to))
-        if m.cc:
-            lines.append("Cc: " + ", ".join(m.cc))
-    if event.type not in (EventType.EMAIL_SENT,) and event.recipient:
-        lines.append(f"Recipient: {event.recipient}")
-    if event.sequence is not None:
-        lines.append(f"Sequence: {event.sequence.name}, stage {event.sequence.stage}")
-    if event.url:
-        lines.append(f"Link: {event.url}")
-    if event.file_name:
-        lines.append(f"File: {event.file_name}")
-    if event.meeting is not None:
-        mt = event.meeting
-        lines.append(f"Meeting: {mt.title}, {_iso(mt.start)} to {_iso(mt.end)}")
-        lines.append(f"Organizer: {mt.organizer}; attendees: {', '.join(mt.attendees)}")
-    if event.task is not None:
-        lines.append(f"Tether {event.task.kind} task {event.task.id}, {event.task.status}")
-        if event.task.notes:
-            lines.append(event.task.notes)
-    if event.call is not None:
-        c = event.call
-        lines.append(f"Call to {c.to}, {c.direction}, {c.duration_s} s"
-                     + (f", {c.disposition}" if c.disposition else ""))
-        if c.notes:
-            lines.append(c.notes)
-    if m is not None and m.snippet:
-        lines.append("")
-        lines.append(m.snippet)
-    if person is not None and target is not None:
-        lines.append(f"Related to {target.sobject} {target.id}: {target.why}.")
-    return "\n".join(lines)
-
-
-def _what(event: Event) -> str:
-    return {
-        EventType.EMAIL_SENT: "Email sent",
-        EventType.EMAIL_OPENED: "Email opened",
-        EventType.EMAIL_CLICKED: "Link clicked",
-        EventType.EMAIL_DOWNLOADED: "File downloaded",
-        EventType.EMAIL_REPLIED: "Reply received",
-        EventType.EMAIL_RECEIVED: "Email received",
-        EventType.MEETING_CONFIRMED: "Meeting confirmed",
-        EventType.CALENDAR_EVENT: "Calendar event",
-        EventType.TASK_CREATED: "Task created",
-        EventType.TASK_UPDATED: "Task updated",
-        EventType.TASK_COMPLETED: "Task completed",
-        EventType.CALL_LOGGED: "Call logged",
-    }[event.type]
