@@ -46,12 +46,15 @@ console = Console()
 
 
 def _explain(exc: Exception) -> tuple[str, int] | None:
-    """Words for what Tether's commands expect to go wrong: a refusal, the database."""
+    """Words for what Tether's commands expect to go wrong: a refusal, the database, a file
+    or directory that cannot be made or read (the data directory, the database's file)."""
     if isinstance(exc, ServiceError):
         return exc.message, 2 if isinstance(exc, Invalid | NotFound) else 1
     if isinstance(exc, db_errors.OperationalError | db_errors.ArgumentError
                   | db_errors.NoSuchModuleError):
         return _database_problem(exc), 1
+    if isinstance(exc, OSError) and exc.filename:
+        return f"cannot use {exc.filename}: {exc.strerror}", 1
     return None
 
 

@@ -131,6 +131,9 @@ def test_bad_settings_and_unreachable_databases(data_dir: Path,
     told(tether("migrate"), 1, "the database (TETHER_DATABASE_URL) cannot be used")
     monkeypatch.setenv("TETHER_DATABASE_URL", "nosuchdb://somewhere")
     told(tether("migrate"), 1, "the database", "nosuchdb")
+    monkeypatch.delenv("TETHER_DATABASE_URL")
+    monkeypatch.setenv("TETHER_DATA_DIR", "/proc/no-such-dir")
+    told(tether("migrate"), 1, "cannot use /proc/no-such-dir")
 
 
 def test_config_reads_as_lines_or_json(data_dir: Path,
