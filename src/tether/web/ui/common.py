@@ -31,9 +31,11 @@ from tether.services import accounts
 from tether.services.errors import Forbidden, ServiceError
 from tether.services.workspaces import Actor
 from tether.web.deps import AppState, state
+from tether.web.ui import display
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters.update(when=display.when, sid=display.sid)
 COOKIE = "tether_session"
 LOGIN_CSRF_COOKIE = "tether_login_csrf"
 
