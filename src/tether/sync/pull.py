@@ -19,7 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tether.salesforce.bulk2 import PollPolicy
 from tether.salesforce.client import SalesforceClient
-from tether.salesforce.composite import COMPOSITE_LIMIT, CompositeSubrequest
+from tether.salesforce.composite import (
+    COMPOSITE_COLLECTIONS_LIMIT,
+    COMPOSITE_LIMIT,
+    CompositeSubrequest,
+)
 from tether.salesforce.datetimes import format_datetime, format_param, parse_datetime, soql_datetime
 from tether.salesforce.errors import ErrorKind, SalesforceError
 from tether.store.models import (
@@ -265,8 +269,9 @@ async def interval(ctx: PullContext) -> int:
         queries[sobject] = fieldmeta.soql_select(
             sobject, info[0], f"SystemModstamp >= {since} ORDER BY SystemModstamp")
     names = list(queries)
-    for start in range(0, len(names), COMPOSITE_LIMIT):
-        chunk = names[start:start + COMPOSITE_LIMIT]
+    # Salesforce takes at most five query subrequests in one composite call.
+    for start in range(0, len(names), COMPOSITE_COLLECTIONS_LIMIT):
+        chunk = names[start:start + COMPOSITE_COLLECTIONS_LIMIT]
         results = await ctx.client.composite([
             CompositeSubrequest("GET", f"queryAll?q={quote(queries[o], safe='')}", f"q_{o}")
             for o in chunk])
