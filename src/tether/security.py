@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 # What Tether keeps in its data directory; SQLite adds its companions beside a database.
-DATA_FILES = ("tether.db", "secret.key", "sfemu.db")
+DATA_FILES = ("tether.db", "secret.key", "sfemu.db", "demo-api-key")
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 

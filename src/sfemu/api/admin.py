@@ -329,6 +329,9 @@ class Admin:
             q = compile_query(request.query_params.get("q", ""), ctx)
         except SoqlError as exc:
             raise ApiError(exc.error_code, exc.message) from None
+        if q.is_count_only:  # SELECT COUNT(): the count, no records (as the REST query)
+            return {"totalSize": q.count(ctx, include_deleted=include_deleted), "done": True,
+                    "records": []}
         records = [record for _, record in q.run(ctx, include_deleted=include_deleted)]
         return {"totalSize": len(records), "done": True, "records": records}
 

@@ -31,9 +31,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SIDEBAR = "/app/sidebar"
 # Inline event handlers in the templates (usage.html's budget slider).
 INLINE_HANDLERS = ("document.getElementById('budget-out').value = this.value",)
-# Where FastAPI's docs pages would load their assets from, without fastapi-offline: no policy
-# allows it.
-CDN = "https://cdn.jsdelivr.net"
 
 
 def source_hash(script: str) -> str:
