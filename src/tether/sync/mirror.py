@@ -118,18 +118,34 @@ def same_values(held: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     return all(_same_value(held.get(k), v) for k, v in new.items() if k not in _STAMPS)
 
 
-def classify(held: _Held | None, record: Mapping[str, Any]) -> str | None:
-    """What writing this copy does: "created", "deleted" (deleted or restored), "updated",
-    "rewritten" (a later copy, the same values), or None (no later than the mirror's)."""
+def classify(held: _Held | None, record: Mapping[str, Any], stamp: str) -> str | None:
+    """What writing this copy (``stamp``: its SystemModstamp in the mirror's form) does:
+    "created", "deleted" (deleted or restored), "updated", "rewritten" (a later copy, the same
+    values), or None (no later than the mirror's)."""
     deleted = bool(record.get("IsDeleted") or False)
     if held is None:  # new to the mirror (a record first seen deleted: its deletion)
         return "deleted" if deleted else "created"
-    if not _newer(modstamp(record["SystemModstamp"]), held.stamp):
+    if stamp <= held.stamp:
         return None
     if deleted != held.is_deleted:
         return "deleted"
     assert held.data is not None
     return "rewritten" if same_values(held.data, record) else "updated"
+
+
+_STORED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000")
+_CHUNK = 900  # ids an IN list (SQLite allows 32,766 parameters; PostgreSQL 65,535)
+
+
+def _stored_stamp(value: str) -> str:
+    """A held stamp in the mirror's form ("" for one in no datetime form: any copy is
+    newer).  Stored ones are in that form already: the check is only their shape."""
+    if _STORED.fullmatch(value):
+        return value
+    try:
+        return modstamp(value)
+    except ValueError:
+        return ""
 
 
 def apply(db: Session, workspace_id: str, sobject: str, records: Sequence[Mapping[str, Any]],
@@ -138,27 +154,31 @@ def apply(db: Session, workspace_id: str, sobject: str, records: Sequence[Mappin
     fast path) and tally what changed.  What the mirror holds is read first: stamps for
     every record, values only for those a newer copy may change."""
     tally = Tally(read=len(records))
+    stamps = [modstamp(r["SystemModstamp"]) for r in records]
     ids = sorted({str(r["Id"]) for r in records})
-    stamps = {sf_id: (stamp, deleted) for start in range(0, len(ids), 500)
-              for sf_id, stamp, deleted in db.execute(
-                  select(MirrorRecord.sf_id, MirrorRecord.system_modstamp,
-                         MirrorRecord.is_deleted).where(
-                      MirrorRecord.workspace_id == workspace_id,
-                      MirrorRecord.sf_id.in_(ids[start:start + 500])))}
-    newer = sorted({str(r["Id"]) for r in records if r["Id"] in stamps and _newer(
-        modstamp(r["SystemModstamp"]), stamps[r["Id"]][0])})
-    values = {sf_id: data for start in range(0, len(newer), 500)
-              for sf_id, data in db.execute(select(MirrorRecord.sf_id, MirrorRecord.data).where(
-                  MirrorRecord.workspace_id == workspace_id,
-                  MirrorRecord.sf_id.in_(newer[start:start + 500])))}
+    held_stamps: dict[str, tuple[str, bool]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        for sf_id, stamp, deleted in db.execute(select(
+                MirrorRecord.sf_id, MirrorRecord.system_modstamp, MirrorRecord.is_deleted).where(
+                MirrorRecord.workspace_id == workspace_id,
+                MirrorRecord.sf_id.in_(ids[start:start + _CHUNK]))):
+            held_stamps[sf_id] = (_stored_stamp(stamp), deleted)
+    newer = sorted({str(r["Id"]) for r, stamp in zip(records, stamps, strict=True)
+                    if r["Id"] in held_stamps and stamp > held_stamps[r["Id"]][0]})
+    values: dict[str, Mapping[str, Any]] = {}
+    for start in range(0, len(newer), _CHUNK):
+        for sf_id, data in db.execute(select(MirrorRecord.sf_id, MirrorRecord.data).where(
+                MirrorRecord.workspace_id == workspace_id,
+                MirrorRecord.sf_id.in_(newer[start:start + _CHUNK]))):
+            values[sf_id] = data
     held = {sf_id: _Held(stamp, deleted, values.get(sf_id))
-            for sf_id, (stamp, deleted) in stamps.items()}
-    for record in records:  # in order: a record twice in one batch is changed once or twice
-        kind = classify(held.get(record["Id"]), record)
+            for sf_id, (stamp, deleted) in held_stamps.items()}
+    for record, stamp in zip(records, stamps, strict=True):
+        # In order: a record twice in one batch may change twice.
+        kind = classify(held.get(record["Id"]), record, stamp)
         if kind is not None:
             setattr(tally, kind, getattr(tally, kind) + 1)
-            held[record["Id"]] = _Held(modstamp(record["SystemModstamp"]),
-                                       bool(record.get("IsDeleted") or False), record)
+            held[record["Id"]] = _Held(stamp, bool(record.get("IsDeleted") or False), record)
     upsert(db, workspace_id, sobject, records, count=not bulk)
     return tally
 

@@ -52,7 +52,7 @@ def task(stamp: str, operation: str = "insert", **fields: Any) -> dict[str, Any]
 
 
 def realtime_rows(page: str) -> int:
-    return page.count('<td class="nowrap">realtime</td>')
+    return len(re.findall(r'<td data-label="Kind"[^>]*>realtime</td>', page))
 
 
 def test_echoes_of_tethers_own_writes_are_folded(world: World) -> None:
