@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tether.domain.events import DateWindow
@@ -48,6 +48,10 @@ class Settings(BaseSettings):
         default=5, ge=1, le=5, description="sObject Collections calls of 200 records the "
         "writer packs into one composite call (Salesforce counts it as one API call): 5 "
         "sends up to 1,000 activities a call, 1 sends each collection on its own")
+    activity_lease_seconds: float = Field(
+        default=120.0, gt=0, description="How long a worker holds the writes it is sending; "
+        "when it ends with no answer recorded, the worker is taken for dead and the writes "
+        "are recovered (longer than salesforce_timeout)")
     activity_reconcile_seconds: float = Field(default=120.0, ge=0, description="How long a "
                                               "create whose answer was lost waits before "
                                               "Tether reads back whether it landed")
@@ -90,6 +94,14 @@ class Settings(BaseSettings):
         default_factory=list, description="Origins that may frame the Salesforce sidebar "
         "pages (/app/sidebar/...), space-separated, e.g. https://*.lightning.force.com; every "
         "other page may be framed by Tether itself only")
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_call(self) -> Settings:
+        if self.activity_lease_seconds <= self.salesforce_timeout:
+            raise ValueError(f"activity_lease_seconds ({self.activity_lease_seconds:g}) must "
+                             f"be longer than salesforce_timeout ({self.salesforce_timeout:g}):"
+                             " a send still waiting for its answer would be taken for lost")
+        return self
 
     @field_validator("frame_ancestors", mode="before")
     @classmethod

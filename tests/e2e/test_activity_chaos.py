@@ -1,7 +1,10 @@
-"""Chaos: 10,000 events for 2,000 recipients while sfemu fails 10 % of calls (503), locks 5 %
+"""Chaos: events for up to 2,000 recipients while sfemu fails 10 % of calls (503), locks 5 %
 and times out 2 %, and the worker is killed with SIGKILL and restarted three times.  Every
 expected Task and Event exists exactly once, with and without the package's external id;
-the activity log's counts equal what sfemu holds."""
+the activity log's counts equal what sfemu holds.
+
+The default run sends 2,000 events; CI's full-size run (`.ci/run`) sends 10,000:
+TETHER_CHAOS_EVENTS=10000 uv run pytest tests/e2e/test_activity_chaos.py"""
 
 from __future__ import annotations
 
@@ -26,7 +29,9 @@ from tether.domain.planner import KEY_FOOTER
 from tether.store.db import make_engine, session_factory
 from tether.store.models import ActivityWrite, EventRow
 
-EVENTS, RECIPIENTS, BATCH = 10_000, 2_000, 500
+BATCH = 500
+EVENTS = max(BATCH, int(os.environ.get("TETHER_CHAOS_EVENTS", "2000")) // BATCH * BATCH)
+RECIPIENTS = min(2_000, EVENTS // 5)
 KILLS = 3
 
 
@@ -45,6 +50,8 @@ class WorkerProcess:
                     # outcome of those writes is unknown.
                     "TETHER_SALESFORCE_TIMEOUT": "1.5",
                     "TETHER_ACTIVITY_RECONCILE_SECONDS": "2",
+                    # A killed worker's sends are recovered 10 s on, not 2 minutes.
+                    "TETHER_ACTIVITY_LEASE_SECONDS": "10",
                     "TETHER_QUOTA_PROBE_SECONDS": "1",
                     # Production waits up to 5 minutes between tries; the test cannot.
                     "TETHER_ACTIVITY_RETRY_MAX_SECONDS": "5"}
@@ -128,11 +135,14 @@ def test_exactly_once_under_faults_and_kills(split_tether: Tether, tmp_path: Pat
     try:
         env.sync("audit")  # runs as a job on the worker
         env.set_role(log_to_accounts=False)
+        # With seed 86 the first three write calls fail (a lock, a lost answer, a 503), so
+        # the faults bite however few calls the packed writer makes (1,000 records a call).
         env.act("POST", "/faults", json={"unavailable_rate": 0.10, "lock_rate": 0.05,
                                          "timeout_rate": 0.02, "timeout_seconds": 3,
-                                         "seed": 7})
+                                         "seed": 86})
         events = _events(org["admin"], emails)
-        kill_at = {EVENTS * (k + 1) // (KILLS + 1) for k in range(KILLS)}
+        batches = EVENTS // BATCH  # killed after these batches, spread over the run
+        kill_at = {BATCH * max(1, (k + 1) * batches // (KILLS + 1)) for k in range(KILLS)}
         for start in range(0, EVENTS, BATCH):
             accepted = env.post(*events[start:start + BATCH])
             assert len(accepted) == BATCH
@@ -163,10 +173,11 @@ def test_exactly_once_under_faults_and_kills(split_tether: Tether, tmp_path: Pat
     assert sum(tasks.values()) == EVENTS * 4 // 5
     assert sum(meetings.values()) == EVENTS // 5
     assert sum(tasks.values()) + sum(meetings.values()) == counts["synced"]
-    # The faults really bit: writes were retried, and every retry is in the writes' logs.
+    # The faults really bit: writes were retried or left in doubt (a lost answer), and each
+    # such attempt is in the writes' logs.
     entries = _write_log(str(tether.settings.database_url))
     outcomes = Counter(str(e.get("result")) for e in entries)
-    assert outcomes["retry"] > 0, outcomes
+    assert outcomes["retry"] + outcomes["unknown"] > 0, outcomes
     # Retries and refusals by Salesforce's code.
     why = Counter(str(e.get("code") or e.get("message")).partition(":")[0] for e in entries
                   if e.get("result") in ("retry", "error", "unknown"))

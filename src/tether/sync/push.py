@@ -61,7 +61,6 @@ BATCH = 200
 # Transient failures are retried for hours (backoff up to 5 minutes): Salesforce being down
 # for a while must not turn activity into errors.
 MAX_ATTEMPTS = 60
-LEASE = dt.timedelta(minutes=2)
 # How long planned writes wait to fill a composite call while planning is behind.
 BURST_WINDOW = dt.timedelta(seconds=2)
 # Fields Salesforce lets a create set but not an update.
@@ -104,6 +103,7 @@ class Writer:
         self._key_field: dict[str, tuple[bool, dt.datetime]] = {}
         self._parallel = asyncio.Semaphore(4)
         self.pack = settings.activity_collections_per_call
+        self.lease = dt.timedelta(seconds=settings.activity_lease_seconds)
 
     async def aclose(self) -> None:
         for client in self._clients.values():
@@ -254,7 +254,7 @@ class Writer:
             db.execute(update(ActivityWrite).where(
                 ActivityWrite.workspace_id == workspace_id, ActivityWrite.key.in_(picked),
                 ActivityWrite.status == "queued").values(
-                status="sending", claim=token, lease_until=now + LEASE,
+                status="sending", claim=token, lease_until=now + self.lease,
                 sent_version=ActivityWrite.version, attempts=ActivityWrite.attempts + 1,
                 sent_at=func.coalesce(ActivityWrite.sent_at, now)))
             db.commit()
@@ -452,7 +452,7 @@ class Writer:
                         # Held (claim and lease kept) while a query checks: a check that
                         # fails or a worker killed meanwhile ends in _recover, sent again.
                         gone.append(row)
-                        row.status, row.lease_until = "checking", now + LEASE
+                        row.status, row.lease_until = "checking", now + self.lease
                     else:
                         _error(row, err.status_code, err.message, list(err.fields), now)
                         out.errored += 1
