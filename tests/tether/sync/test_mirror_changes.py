@@ -101,7 +101,7 @@ def test_a_record_twice_in_one_batch_counts_each_change(db: tuple[Session, str])
 def test_an_interval_page_is_tallied_for_its_run(migrated_url: str,
                                                  db: tuple[Session, str]) -> None:
     from tether.sync import pull
-    session, workspace_id = db
+    workspace_id = db[1]
     write(db, contact(T1), bulk=False)
     engine = make_engine(migrated_url)
     ctx = pull.PullContext(session_factory(engine), None, workspace_id,  # type: ignore[arg-type]
