@@ -208,6 +208,9 @@ def test_call_logged(tether: Tether) -> None:
     assert task["TaskSubtype"] == "Call" and task["CallDurationInSeconds"] == 312
     assert task["CallDisposition"] == "Connected" and task["CallType"] == "Outbound"
     assert "Wants a quote" in task["Description"]
+    # The subject and Description name the person (from the mirror), not only the address.
+    assert task["Subject"].startswith("Call with Jane Doe"), task["Subject"]
+    assert "Jane Doe <jane@globex.example>" in task["Description"], task["Description"]
 
 
 def test_reasons_to_write_nothing(tether: Tether) -> None:

@@ -16,7 +16,14 @@ from tether.sync.mirror import live
 def _person(row: MirrorRecord, converted_from: str | None = None) -> Person:
     return Person(id=row.sf_id, sobject=row.sobject, owner_id=row.owner_id,
                   modstamp=row.system_modstamp, created=str(row.data.get("CreatedDate") or ""),
-                  account_id=row.account_id, converted_from=converted_from)
+                  account_id=row.account_id, converted_from=converted_from,
+                  name=_name(row.data))
+
+
+def _name(data: dict[str, object]) -> str:
+    """A record's Name, or its FirstName and LastName where the mirror holds only those."""
+    parts = (data.get("FirstName"), data.get("LastName"))
+    return str(data.get("Name") or " ".join(str(p) for p in parts if p))
 
 
 def _opportunity(row: MirrorRecord) -> Opportunity:
@@ -111,5 +118,6 @@ def _custom(db: Session, workspace_id: str, parents: set[str]) -> dict[str, list
                 parent = row.data.get(f)
                 if parent in parents:
                     out[str(parent)].append(Related(
-                        config.sobject, row.sf_id, f"{config.label} via {f}"))
+                        config.sobject, row.sf_id, f"{config.label} via {f}",
+                        name=_name(row.data)))
     return dict(out)
