@@ -337,3 +337,26 @@ def test_a_contact_deleted_unseen_is_checked_reaudited_and_planned_again(tether:
     assert done["status"] == "synced", done
     (task,) = _tasks(env)
     assert task["WhoId"] == fresh and task["Subject"] == "Sent (New): Intro"
+
+
+def test_attempts_count_every_send_across_a_retry(tether: Tether) -> None:
+    """Refused by a validation rule, retried from the log once the rule is gone: the activity
+    and its write count two attempts, as the write's log lists two."""
+    env = make_env(tether)
+    env.set_role(log_to_accounts=False)
+    env.act("POST", "/validation-rules", json={
+        "object": "Task", "name": "No_tasks", "formula": "true", "message": "No tasks today"})
+    (item,) = _one_item(env, email_event("att1", user=env.org["admin"]))
+    assert item["status"] == "errored" and item["attempts"] == 1, item
+    env.act("DELETE", "/validation-rules/No_tasks")
+    assert env.api("POST", f"/api/v1/activity-log/{item['id']}/retry")
+    (item,) = env.wait(["att1"], statuses=("synced",))["att1"]
+    detail = env.api("GET", f"/api/v1/activity-log/{item['id']}")
+    (write,) = detail["writes"]
+    assert [e["result"] for e in write["log"]] == ["error", "ok"], write["log"]
+    assert write["attempts"] == 2 and item["attempts"] == 2, (write, item)
+
+
+def _one_item(env: Env, event: dict[str, Any]) -> list[dict[str, Any]]:
+    (eid,) = env.post(event)
+    return env.wait([eid])[eid]

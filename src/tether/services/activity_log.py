@@ -287,7 +287,9 @@ def retry(db: Session, actor: Actor, filters: Filters | None = None,
         for w in db.scalars(select(ActivityWrite).where(
                 ActivityWrite.workspace_id == actor.workspace_id, ActivityWrite.key.in_(keys),
                 ActivityWrite.status == "errored")):
-            w.status, w.attempts, w.next_attempt_at, w.updated_at = "queued", 0, now, now
+            # The attempts so far stay counted (the log lists them); the budget restarts.
+            w.status, w.attempts_at_retry, w.next_attempt_at, w.updated_at = (
+                "queued", w.attempts, now, now)
             w.error_code = w.error_message = None
             w.error_fields = None
     for r in rows:

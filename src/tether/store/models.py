@@ -403,7 +403,10 @@ class ActivityWrite(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     sent_version: Mapped[int] = mapped_column(Integer, default=0)
     sf_id: Mapped[str | None] = mapped_column(String(18))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # every send, retries included
+    # attempts when someone last asked to retry it: transient failures are given up on
+    # MAX_ATTEMPTS after that
+    attempts_at_retry: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     claim: Mapped[str | None] = mapped_column(String(32))
     lease_until: Mapped[dt.datetime | None]

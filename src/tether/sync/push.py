@@ -445,7 +445,7 @@ class Writer:
                         _retry_later(row, now, self.backoff)
                         row.next_attempt_at = now
                         out.retried += 1
-                    elif err.kind is ErrorKind.TRANSIENT and row.attempts < MAX_ATTEMPTS:
+                    elif err.kind is ErrorKind.TRANSIENT and not _out_of_attempts(row):
                         _retry_later(row, now, self.backoff)
                         out.retried += 1
                     elif err.status_code in GONE_CODES and action != "delete":
@@ -558,7 +558,7 @@ class Writer:
                     row.status, row.claim, row.lease_until = "queued", None, None
                     continue
                 _log(row, {"at": iso(now), "result": "retry", "message": error})
-                if row.attempts >= MAX_ATTEMPTS:
+                if _out_of_attempts(row):
                     _error(row, error.partition(":")[0], error, [], now)
                     out.errored += 1
                 else:
@@ -726,6 +726,11 @@ def _settle(row: ActivityWrite, *, done: bool, now: dt.datetime) -> None:
         row.status, row.next_attempt_at = "queued", now
     elif done:
         row.status = "done"
+
+
+def _out_of_attempts(row: ActivityWrite) -> bool:
+    """Whether a transient failure ends the write: MAX_ATTEMPTS since it was last retried."""
+    return row.attempts - (row.attempts_at_retry or 0) >= MAX_ATTEMPTS
 
 
 def _retry_later(row: ActivityWrite, now: dt.datetime, backoff: Backoff) -> None:

@@ -186,7 +186,9 @@ def test_retry_an_errored_activity_from_its_page(world: World) -> None:
     assert "Queued again for Salesforce." in page
     with _db(world) as db:
         write = db.get(ActivityWrite, (world.workspace_id, "t1x"))
-        assert write is not None and write.status == "queued" and write.attempts == 0
+        # Its three attempts stay counted; the writer's budget starts again from there.
+        assert write is not None and write.status == "queued" and write.attempts == 3
+        assert write.attempts_at_retry == 3
         row = db.get(ActivityRow, activity_id)
         assert row is not None and row.status == "pending"
     status, _, page = post(world.client, f"/app/activity/{activity_id}/retry")
