@@ -72,6 +72,10 @@ def bearer_key(authorization: str | None) -> str:
     return key.strip()
 
 
-Db = Annotated[Session, Depends(db_session)]
+# scope="function": committed when the endpoint returns, before the response is sent (FastAPI's
+# default for a yield dependency ends after it is sent).  A client that acts on an answer
+# (follows an authorize URL whose OAuth state was just stored, say) must find it committed,
+# and a commit that fails must not follow a success already sent.
+Db = Annotated[Session, Depends(db_session, scope="function")]
 Me = Annotated[Actor, Depends(actor)]
 State = Annotated[AppState, Depends(state)]
