@@ -192,3 +192,44 @@ def test_a_lost_composite_answer_reconciles_creates(split_tether: Tether,
     keys = _task_keys(env)  # read back, found, never created twice
     assert len(keys) == 600 and set(keys.values()) == {1}
     assert env.log()["counts"]["synced"] == 600
+
+
+def test_creates_in_doubt_stay_held_when_a_later_call_fails(
+        split_tether: Tether, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One claim, two composite calls: the first one's answer is lost (its creates wait to be
+    read back), the second is refused with a 503.  The refusal puts back only its own writes:
+    the creates in doubt are read back, found, and never created twice."""
+    pipeline = _pipeline(split_tether)
+    env, emails = _env(split_tether, pipeline, 300, key_field=False)
+    _post(env, emails, 900, "d")  # 900 Tasks: five collections ...
+    meetings = [{"id": f"m{i}", "type": "meeting.confirmed",
+                 "occurred_at": "2026-11-28T10:00:00Z", "user": env.org["admin"],
+                 "meeting": {"id": f"mt{i}", "title": f"Call {i}", "organizer": env.org["admin"],
+                             "start": "2026-12-01T15:00:00Z", "end": "2026-12-01T15:30:00Z",
+                             "attendees": [env.org["admin"], emails[i]]}} for i in range(100)]
+    env.post(*meetings)  # ... and 100 Events: a sixth, in a second composite call
+    _plan_all(pipeline)
+    real = SalesforceClient.collections
+    calls = {"n": 0}
+
+    async def lost_then_refused(self: SalesforceClient,
+                                requests: Sequence[CompositeSubrequest]
+                                ) -> list[list[SaveResult] | SalesforceError]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            await real(self, requests)
+            raise SalesforceError(0, "TIMEOUT", "read timed out", ambiguous=True)
+        if calls["n"] == 2:
+            raise SalesforceError(503, "SERVER_UNAVAILABLE", "try again")
+        outcomes: list[list[SaveResult] | SalesforceError] = await real(self, requests)
+        return outcomes
+
+    monkeypatch.setattr(SalesforceClient, "collections", lost_then_refused)
+    asyncio.run(_drain(pipeline, env))
+    asyncio.run(pipeline.writer.aclose())
+    assert calls["n"] >= 3
+    tasks = _task_keys(env)
+    events = Counter(str(r["Description"]).rpartition(KEY_FOOTER)[2]
+                     for r in env.soql("SELECT Id, Description FROM Event"))
+    assert len(tasks) == 900 and len(events) == 100
+    assert set(tasks.values()) == {1} and set(events.values()) == {1}, "created twice"

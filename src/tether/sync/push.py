@@ -513,13 +513,18 @@ class Writer:
 
     def _hold_for_reconcile(self, workspace_id: str, group: Sequence[ActivityWrite],
                             exc: SalesforceError) -> None:
+        """Creates whose outcome is unknown wait, still held, for a read-back once
+        ``reconcile_after`` has passed (see _recover).  They get a claim of their own: the
+        flush that sent them no longer holds them, so a failure later in it (another call
+        of the same claim) cannot put them back in the queue to be created again."""
         until = utcnow() + self.reconcile_after
+        held = new_id()
         with self.sessions() as db:
             current = _still_claimed(db, workspace_id, group)
             for w in group:
                 row = current.get(w.key)
                 if row is not None:
-                    row.lease_until = until
+                    row.lease_until, row.claim = until, held
                     _log(row, {"at": iso(utcnow()), "action": "create",
                                "result": "unknown", "code": exc.error_code,
                                "message": exc.message})
@@ -571,6 +576,8 @@ class Writer:
         now = utcnow()
         with self.sessions() as db:
             for _, row in _claimed(db, workspace_id, writes):
+                if row.status != "sending":
+                    continue  # checking whether a record is gone: that check decides
                 out.keys.add(row.key)
                 _error(row, exc.error_code or str(exc.status), exc.message, list(exc.fields),
                        now)
