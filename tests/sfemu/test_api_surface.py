@@ -240,6 +240,10 @@ def test_bulk_query_pages_by_locator(sfemu: Sfemu, org: dict[str, str], admin: R
     sub = admin.call("POST", "jobs/query", json={
         "operation": "query", "query": "SELECT Id, (SELECT Id FROM Contacts) FROM Account"})
     assert sub.status_code == 400
+    typeof = admin.call("POST", "jobs/query", json={
+        "operation": "query",
+        "query": "SELECT Id, TYPEOF What WHEN Account THEN Name END FROM Task"})
+    assert typeof.status_code == 400 and "TYPEOF" in admin.error(typeof)["message"]
     assert admin.call("DELETE", f"jobs/query/{job['id']}").status_code == 204
     assert admin.call("GET", f"jobs/query/{job['id']}").status_code == 404
 

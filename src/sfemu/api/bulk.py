@@ -115,8 +115,9 @@ def create_query_job(req: ApiRequest) -> Reply:
         query = compile_query(soql, ctx)
     except SoqlError as exc:
         raise ApiError(exc.error_code, exc.message) from None
-    if query.has_subquery or query.is_aggregate or query.is_count_only or query.offset:
-        raise ApiError("API_ERROR", "Aggregate queries, OFFSET and subqueries are not "
+    if (query.has_subquery or query.is_aggregate or query.is_count_only or query.offset
+            or query.has_typeof):
+        raise ApiError("API_ERROR", "Aggregate queries, OFFSET, subqueries and TYPEOF are not "
                        "supported by Bulk API 2.0 query jobs")
     job = _new_job(req, "V2Query", {"operation": operation, "object": query.sobject,
                                     "lineEnding": body.get("lineEnding", "LF"),
