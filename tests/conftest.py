@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import ssl
 import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -78,40 +80,93 @@ PG_ADMIN_URL = os.environ.get("TETHER_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def _pg_database() -> Iterator[str]:
+def _pg_admin() -> Any:
     if os.environ.get("TETHER_TEST_POSTGRES") == "skip":
         pytest.skip("TETHER_TEST_POSTGRES=skip")
     import psycopg
-    name = f"tether_test_{uuid.uuid4().hex[:12]}"
     try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+        return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         pytest.fail(f"PostgreSQL is needed at {PG_ADMIN_URL} ({exc}); start it or set "
                     "TETHER_TEST_POSTGRES=skip")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def _pg_url(name: str) -> str:
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{name}"
+
+
+def _pg_database(template: str | None = None) -> Iterator[str]:
+    name = f"tether_test_{uuid.uuid4().hex[:12]}"
+    with _pg_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"'
+                      + (f' TEMPLATE "{template}"' if template else ""))
     try:
-        yield f"{base}/{name}"
+        yield _pg_url(name)
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        with _pg_admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class MigratedTemplates:
+    """One database of each kind migrated to the head revision per test session (per xdist
+    worker), made on first use; each test that asks for a migrated database gets a copy
+    (CREATE DATABASE … TEMPLATE, or a copied SQLite file), not a migration run of its own."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.sqlite: Path | None = None
+        self.postgresql: str | None = None
+
+    def sqlite_copy(self, target: Path) -> str:
+        from tether.store.migrate import upgrade
+        if self.sqlite is None:
+            self.sqlite = self.folder / "template.db"
+            upgrade(f"sqlite:///{self.sqlite}")
+        shutil.copyfile(self.sqlite, target)
+        return f"sqlite:///{target}"
+
+    def postgresql_name(self) -> str:
+        from tether.store.migrate import upgrade
+        if self.postgresql is None:
+            name = f"tether_template_{uuid.uuid4().hex[:12]}"
+            with _pg_admin() as admin:
+                admin.execute(f'CREATE DATABASE "{name}"')
+            upgrade(_pg_url(name))
+            self.postgresql = name
+        return self.postgresql
+
+    def drop(self) -> None:
+        if self.postgresql is not None:
+            with _pg_admin() as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{self.postgresql}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    templates = MigratedTemplates(tmp_path_factory.mktemp("templates"))
+    yield templates
+    templates.drop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                  ) -> Iterator[str]:
-    """An empty database of each kind."""
+    """A database of each kind: empty, or for a test that asks for ``migrated_url``, a copy
+    of one migrated to the head revision."""
+    migrated = "migrated_url" in request.fixturenames
+    templates: MigratedTemplates | None = (
+        request.getfixturevalue("migrated_templates") if migrated else None)
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'tether.db'}"
+        target = tmp_path_factory.mktemp("db") / "tether.db"
+        yield templates.sqlite_copy(target) if templates else f"sqlite:///{target}"
     else:
-        yield from _pg_database()
+        yield from _pg_database(templates.postgresql_name() if templates else None)
 
 
 @pytest.fixture
 def migrated_url(database_url: str) -> str:
-    from tether.store.migrate import upgrade
-    upgrade(database_url)
+    """A database of each kind at the head revision (see ``database_url``)."""
     return database_url
 
 
