@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.e2e.conftest import Tether
+from tether.services.activity_log import REPLAN_REASON
+from tether.services.planning import QUEUED_REASON
 
 SALESFORCE_DONE = ("synced", "ignored", "errored")
+# Pending reasons of activity still on its way (not waiting on a person or a sync).
+UNSETTLED = (QUEUED_REASON, REPLAN_REASON)
 
 
 @dataclass
@@ -72,7 +76,7 @@ class Env:
             settled = set(mine) == set(event_ids) and all(
                 i["status"] in statuses or (statuses == SALESFORCE_DONE
                                             and i["status"] == "pending"
-                                            and i["reason"] != "queued for Salesforce")
+                                            and i["reason"] not in UNSETTLED)
                 for its in mine.values() for i in its)
             if settled:
                 return mine

@@ -4,6 +4,7 @@ and 2), end to end through sfemu on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import update
 from tests.e2e.activity_env import Env, email_event, make_env
 from tests.e2e.conftest import Tether
 from tether.domain import planner
+from tether.services.activity_log import REPLAN_REASON
 from tether.store.db import make_engine, session_factory
 from tether.store.models import ActivityRow, ActivityWrite
 from tether.sync import push
@@ -132,8 +134,12 @@ def test_waiting_for_a_connection_expires_into_errored_and_retries(tether: Tethe
     assert item["reason"] == (f"{env.org['rep']} did not connect Salesforce within 7 days; "
                               "retry once they have")
     assert env.api("POST", "/api/v1/activity-log/retry")["retried"] == 1
-    item = _items(env, [eid], ("pending",))[eid]  # waiting again, a new window
-    assert "no Salesforce connection" in item["reason"]
+    # Pending at once ("to be planned again"), then planned: waiting again, a new window.
+    deadline = time.monotonic() + 30
+    while "no Salesforce connection" not in (item := _items(env, [eid], ("pending",))[eid])[
+            "reason"]:
+        assert item["reason"] == REPLAN_REASON and time.monotonic() < deadline, item
+        time.sleep(0.1)
     tether.connect(rep_key, env.org["rep"])
     assert _items(env, [eid], ("synced",))[eid]["salesforce_ids"]
 

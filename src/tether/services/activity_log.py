@@ -264,6 +264,9 @@ def detail(db: Session, actor: Actor, activity_id: str) -> dict[str, Any]:
                         "log": w.log} for w in writes]}
 
 
+REPLAN_REASON = "retried: to be planned again"  # an activity errored before it had writes
+
+
 def retry(db: Session, actor: Actor, filters: Filters | None = None,
           activity_id: str | None = None) -> int:
     """Errored activities (one, or all matching the filters) queued again; answers how many."""
@@ -301,7 +304,10 @@ def retry(db: Session, actor: Actor, filters: Filters | None = None,
                 db.delete(r)  # a stand-in for the event as a whole; planning makes it anew
                 continue
             r.pending_until = None
-        r.status, r.reason, r.error_code, r.error_message = "pending", QUEUED_REASON, None, None
+            r.status, r.reason = "pending", REPLAN_REASON
+        else:
+            r.status, r.reason = "pending", QUEUED_REASON
+        r.error_code, r.error_message = None, None
         r.updated_at = now
     return len(rows)
 
