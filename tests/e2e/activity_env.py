@@ -84,7 +84,9 @@ class Env:
             time.sleep(0.1)
 
 
-def make_env(tether: Tether, *, key_field: bool = False, **org_settings: Any) -> Env:
+def connected_env(tether: Tether, *, key_field: bool = False, **org_settings: Any) -> Env:
+    """A new org and workspace, its admin connected (and with ``key_field``, the real-time
+    package installed with the activity key field)."""
     org = tether.sfemu.new_org(**org_settings)
     ws_id, key = tether.new_workspace("Acme", org["admin"])
     env = Env(tether, org, ws_id, key)
@@ -95,6 +97,12 @@ def make_env(tether: Tether, *, key_field: bool = False, **org_settings: Any) ->
         env.act("POST", "/package", json={
             "webhook_url": f"{tether.base_url}/webhooks/salesforce/{ws_id}", "token": token,
             "activity_key_field": True})
+    return env
+
+
+def make_env(tether: Tether, *, key_field: bool = False, **org_settings: Any) -> Env:
+    env = connected_env(tether, key_field=key_field, **org_settings)
+    org = env.org
     env.admin_sf_id = env.soql(
         f"SELECT Id FROM User WHERE Username = '{org['admin']}'")[0]["Id"]
     r = env.records

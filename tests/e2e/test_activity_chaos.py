@@ -8,6 +8,7 @@ TETHER_CHAOS_EVENTS=10000 uv run pytest tests/e2e/test_activity_chaos.py"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -21,9 +22,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tests.conftest import Sfemu
-from tests.e2e.activity_env import Env
+from tests.e2e.activity_env import Env, connected_env
 from tests.e2e.conftest import Tether, serve
 from tether.domain.planner import KEY_FOOTER
 from tether.store.db import make_engine, session_factory
@@ -121,15 +123,8 @@ def _activity_keys(env: Env, sobject: str, key_field: bool) -> Counter[str]:
 def test_exactly_once_under_faults_and_kills(split_tether: Tether, tmp_path: Path,
                                              key_field: bool) -> None:
     tether = split_tether
-    org = tether.sfemu.new_org()
-    ws_id, key = tether.new_workspace("Acme", org["admin"])
-    env = Env(tether, org, ws_id, key)
-    assert "Salesforce connected" in tether.connect(key, org["admin"]).text
-    if key_field:
-        token = env.api("POST", "/api/v1/salesforce/realtime-token")["token"]
-        env.act("POST", "/package", json={
-            "webhook_url": f"{tether.base_url}/webhooks/salesforce/{ws_id}", "token": token,
-            "activity_key_field": True})
+    env = connected_env(tether, key_field=key_field)
+    org = env.org
     env.act("POST", "/seed", json={"contacts": RECIPIENTS, "accounts": 50, "seed": 11})
     emails = sorted({r["Email"].lower() for r in env.soql("SELECT Email FROM Contact")})
     assert len(emails) == RECIPIENTS
@@ -194,41 +189,39 @@ def test_exactly_once_under_faults_and_kills(split_tether: Tether, tmp_path: Pat
                         "INVALID_FIELD_FOR_INSERT_UPDATE"}, why
 
 
-def _unsettled(url: str) -> dict[str, Any]:
-    """What is still in flight, for a failure message: writes by status, events not yet
-    planned, and the last log entries of a few writes that are not done."""
+@contextlib.contextmanager
+def _db(url: str) -> Iterator[Session]:
+    """A session on the test's database; its engine is disposed after."""
     engine = make_engine(url)
     try:
         with session_factory(engine)() as db:
-            writes = Counter(db.scalars(select(ActivityWrite.status)))
-            events = Counter(db.scalars(select(EventRow.state)))
-            stuck = [(w.key, w.status, w.attempts, str(w.next_attempt_at), str(w.lease_until),
-                      (w.log or [])[-3:])
-                     for w in db.scalars(select(ActivityWrite).where(
-                         ActivityWrite.status != "done").limit(5))]
-            return {"writes": dict(writes), "events": dict(events), "stuck": stuck,
-                    "now": str(dt.datetime.now(dt.UTC))}
+            yield db
     finally:
         engine.dispose()
+
+
+def _unsettled(url: str) -> dict[str, Any]:
+    """What is still in flight, for a failure message: writes by status, events not yet
+    planned, and the last log entries of a few writes that are not done."""
+    with _db(url) as db:
+        writes = Counter(db.scalars(select(ActivityWrite.status)))
+        events = Counter(db.scalars(select(EventRow.state)))
+        stuck = [(w.key, w.status, w.attempts, str(w.next_attempt_at), str(w.lease_until),
+                  (w.log or [])[-3:])
+                 for w in db.scalars(select(ActivityWrite).where(
+                     ActivityWrite.status != "done").limit(5))]
+    return {"writes": dict(writes), "events": dict(events), "stuck": stuck,
+            "now": str(dt.datetime.now(dt.UTC))}
 
 
 def _logs_of(url: str, keys: list[str]) -> dict[str, Any]:
     """The logs of these writes, for a failure message."""
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as db:
-            return {w.key: (w.status, w.attempts, w.log) for w in db.scalars(
-                select(ActivityWrite).where(ActivityWrite.key.in_(keys)))}
-    finally:
-        engine.dispose()
+    with _db(url) as db:
+        return {w.key: (w.status, w.attempts, w.log) for w in db.scalars(
+            select(ActivityWrite).where(ActivityWrite.key.in_(keys)))}
 
 
 def _write_log(url: str) -> list[dict[str, Any]]:
     """Every attempt recorded on every write."""
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as db:
-            return [entry for log in db.scalars(select(ActivityWrite.log))
-                    for entry in (log or [])]
-    finally:
-        engine.dispose()
+    with _db(url) as db:
+        return [entry for log in db.scalars(select(ActivityWrite.log)) for entry in (log or [])]

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Sfemu
-from tests.e2e.activity_env import Env
+from tests.e2e.activity_env import Env, connected_env
 from tests.e2e.conftest import Tether, serve
 from tether.domain.planner import KEY_FOOTER
 from tether.salesforce.client import SalesforceClient
@@ -39,18 +39,10 @@ def split_tether(migrated_url: str, sfemu: Sfemu, tmp_path: Path) -> Iterator[Te
 
 def _env(tether: Tether, pipeline: ActivityPipeline, contacts: int, *, key_field: bool
          ) -> tuple[Env, list[str]]:
-    org = tether.sfemu.new_org()
-    ws_id, key = tether.new_workspace("Acme", org["admin"])
-    env = Env(tether, org, ws_id, key)
-    assert "Salesforce connected" in tether.connect(key, org["admin"]).text
-    if key_field:
-        token = env.api("POST", "/api/v1/salesforce/realtime-token")["token"]
-        env.act("POST", "/package", json={
-            "webhook_url": f"{tether.base_url}/webhooks/salesforce/{ws_id}", "token": token,
-            "activity_key_field": True})
+    env = connected_env(tether, key_field=key_field)
     env.act("POST", "/seed", json={"contacts": contacts, "accounts": 20, "seed": 5})
     asyncio.run(sync_service.run_sync(pipeline.sessions, pipeline.writer.vault,
-                                      tether.settings, ws_id, "audit"))
+                                      tether.settings, env.ws_id, "audit"))
     env.set_role(log_to_accounts=False, log_to_opportunities=False)
     emails = sorted({r["Email"].lower() for r in env.soql("SELECT Email FROM Contact")})
     return env, emails

@@ -3,6 +3,7 @@ and a member, each with an API key."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from tether.config import Settings
 from tether.services import workspaces as ws
@@ -55,3 +57,14 @@ def world(migrated_url: str, tmp_path: Path) -> Iterator[World]:
     w, _ = make_world(migrated_url, tmp_path)
     with w.client:
         yield w
+
+
+@contextlib.contextmanager
+def db_of(world: World) -> Iterator[Session]:
+    """A session on the world's database; its engine is disposed after."""
+    engine = make_engine(world.url)
+    try:
+        with session_factory(engine)() as db:
+            yield db
+    finally:
+        engine.dispose()

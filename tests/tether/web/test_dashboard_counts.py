@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
 
-from tests.tether.web.conftest import World, make_world
+from tests.tether.web.conftest import World, db_of, make_world
 from tests.tether.web.test_dashboard_auth import ADMIN, sign_in
 from tether.services import planning
 from tether.store.db import make_engine, session_factory
@@ -33,16 +31,6 @@ def quiet(migrated_url: str, tmp_path: Path) -> Iterator[World]:
     w.client = TestClient(create_app(settings, embedded_worker=False))
     with w.client:
         yield w
-
-
-@contextmanager
-def db_of(world: World) -> Iterator[Session]:
-    engine = make_engine(world.url)
-    try:
-        with session_factory(engine)() as db:
-            yield db
-    finally:
-        engine.dispose()
 
 
 def default_role(world: World) -> str:

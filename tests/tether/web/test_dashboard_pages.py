@@ -4,16 +4,12 @@ the JSON API does, with the same refusals, said on the page."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from tests.tether.web.conftest import World
+from tests.tether.web.conftest import World, db_of
 from tests.tether.web.test_dashboard_auth import ADMIN, REP, _csrf, sign_in
-from tether.store.db import make_engine, session_factory
 from tether.store.models import (
     ActivityRow,
     ActivityWrite,
@@ -31,17 +27,6 @@ def post(client: TestClient, path: str, data: dict[str, str] | None = None,
     token = _csrf(client.get(csrf_from).text)
     r = client.post(path, data={**(data or {}), "csrf_token": token})
     return r.status_code, r.url.path, r.text
-
-
-@contextmanager
-def _db(world: World) -> Iterator[Session]:
-    """A session on the world's database; its engine is disposed after."""
-    engine = make_engine(world.url)
-    try:
-        with session_factory(engine)() as db:
-            yield db
-    finally:
-        engine.dispose()
 
 
 def test_roles_create_rename_default_and_delete(world: World) -> None:
@@ -115,12 +100,12 @@ def test_exclusions_budget_and_sync_now(world: World) -> None:
     assert status == 422 and "the API budget must be a whole percentage from 10 to 90" in page
     status, _, page = post(world.client, "/app/usage/budget", {"api_budget_percent": "40"})
     assert status == 200 and "API budget saved." in page
-    with _db(world) as db:
+    with db_of(world) as db:
         workspace = db.get(Workspace, world.workspace_id)
         assert workspace is not None and workspace.api_budget_percent == 40
     status, _, page = post(world.client, "/app/syncs", {"kind": "deletions"})
     assert status == 200 and "Sync queued" in page
-    with _db(world) as db:
+    with db_of(world) as db:
         kinds = [j.payload.get("kind") for j in db.scalars(select(Job))]
     assert "deletions" in kinds
 
@@ -160,7 +145,7 @@ def test_connecting_starts_at_salesforce_and_refusals_are_said(world: World) -> 
 
 
 def test_retry_an_errored_activity_from_its_page(world: World) -> None:
-    with _db(world) as db:
+    with db_of(world) as db:
         now = utcnow()
         activity = ActivityRow(id=new_id(), workspace_id=world.workspace_id, event_id="e1",
                                membership_id=world.member_id, recipient="jane@globex.example",
@@ -184,7 +169,7 @@ def test_retry_an_errored_activity_from_its_page(world: World) -> None:
     status, path, page = post(world.client, f"/app/activity/{activity_id}/retry")
     assert status == 200 and path == f"/app/activity/{activity_id}"
     assert "Queued again for Salesforce." in page
-    with _db(world) as db:
+    with db_of(world) as db:
         write = db.get(ActivityWrite, (world.workspace_id, "t1x"))
         # Its three attempts stay counted; the writer's budget starts again from there.
         assert write is not None and write.status == "queued" and write.attempts == 3
@@ -199,7 +184,7 @@ def test_retry_an_errored_activity_from_its_page(world: World) -> None:
 
 
 def _errored(world: World, event_id: str, role_id: str | None) -> str:
-    with _db(world) as db:
+    with db_of(world) as db:
         row = ActivityRow(id=new_id(), workspace_id=world.workspace_id, event_id=event_id,
                           membership_id=world.member_id, recipient="jane@globex.example",
                           type="email.sent", status="errored", reason="refused",
@@ -220,7 +205,7 @@ def test_retry_all_keeps_the_pages_filters(world: World) -> None:
     assert action is not None
     status, _, _ = post(world.client, action.group(1).replace("&amp;", "&"))
     assert status == 200
-    with _db(world) as db:
+    with db_of(world) as db:
         assert db.get(ActivityRow, mine).status == "pending"  # type: ignore[union-attr]
         assert db.get(ActivityRow, other).status == "errored"  # type: ignore[union-attr]
 
@@ -288,7 +273,7 @@ def test_members_not_connected_setting(world: World) -> None:
     status, _, page = post(world.client, "/app/integrations/unconnected",
                            {"unconnected_activity": "wait", "unconnected_pending_days": "10"})
     assert status == 200 and "Saved: what happens to the activity" in page
-    with _db(world) as db:
+    with db_of(world) as db:
         workspace = db.get(Workspace, world.workspace_id)
         assert workspace is not None and workspace.unconnected_pending_days == 10
         assert workspace.unconnected_activity == "wait"

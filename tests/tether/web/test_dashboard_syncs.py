@@ -6,31 +6,16 @@ Tether's."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from tests.tether.web.conftest import World
+from tests.tether.web.conftest import World, db_of
 from tests.tether.web.test_dashboard_auth import ADMIN, REP, sign_in
 from tests.tether.web.test_webhook import _contact, _doc, _post, _token
-from tether.store.db import make_engine, session_factory
 from tether.store.models import ActivityWrite, ApiUsage, utcnow
 
 TASK_ID = "00T5g0000000001AAA"
 SENT = {"Subject": "Sent (New): Renewal", "WhoId": "0035g0000000001AAA", "Status": "Completed",
         "ActivityDate": "2026-11-28", "TaskSubtype": "Email"}
-
-
-@contextmanager
-def db_of(world: World) -> Iterator[Session]:
-    engine = make_engine(world.url)
-    try:
-        with session_factory(engine)() as db:
-            yield db
-    finally:
-        engine.dispose()
 
 
 def tether_wrote_a_task(world: World) -> None:
