@@ -14,9 +14,9 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from tests.tether.web.conftest import World, make_world
+from tests.tether.web.conftest import World, db_of, make_world
 from tests.tether.web.test_dashboard_auth import ADMIN, PASSWORD, REP, _csrf, sign_in
-from tests.tether.web.test_dashboard_pages import _db, post
+from tests.tether.web.test_dashboard_pages import post
 from tether.security import hash_secret
 from tether.services import accounts
 from tether.services import workspaces as ws
@@ -47,7 +47,7 @@ def _accept(client: TestClient, invite_url: str, password: str, name: str = "New
 
 def _memberships(world: World, email: str) -> set[str]:
     """The names of the workspaces this address belongs to."""
-    with _db(world) as db:
+    with db_of(world) as db:
         return set(db.scalars(select(Workspace.name)
                               .join(Membership, Membership.workspace_id == Workspace.id)
                               .join(User, User.id == Membership.user_id)
@@ -55,7 +55,7 @@ def _memberships(world: World, email: str) -> set[str]:
 
 
 def _live_sessions(world: World, *tokens: str) -> list[bool]:
-    with _db(world) as db:
+    with db_of(world) as db:
         stored = set(db.scalars(select(WebSession.token_hash)))
     return [hash_secret(t) in stored for t in tokens]
 
@@ -107,7 +107,7 @@ def test_an_admin_adding_a_member_sets_nobodys_password(world: World, tmp_path: 
     assert _memberships(world, NEWHIRE) == {"Globex"}
     assert _accept(TestClient(c.app), acme_link, "my-own-secret").status_code == 303
     assert _memberships(world, NEWHIRE) == {"Acme", "Globex"}
-    with _db(world) as db:
+    with db_of(world) as db:
         user = db.scalars(select(User).where(User.email == NEWHIRE)).one()
     assert user.name == "New Hire"  # from the first acceptance, not changed by the second
     assert sign_in(TestClient(c.app), NEWHIRE, "my-own-secret").status_code == 303
@@ -214,7 +214,7 @@ def test_an_invitation_expires(world: World) -> None:
     assert abs((expires - week).total_seconds()) < 60  # 7 days by default
     invitee = TestClient(world.client.app)
     page = invitee.get(_path(created["invite_url"]))
-    with _db(world) as db:
+    with db_of(world) as db:
         db.execute(update(Invitation).values(
             expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
         db.commit()
@@ -223,7 +223,7 @@ def test_an_invitation_expires(world: World) -> None:
     assert late.status_code == 410 and "expired" in late.text
     assert invitee.get(_path(created["invite_url"])).status_code == 410
     assert _memberships(world, NEWHIRE) == set()
-    with _db(world) as db:
+    with db_of(world) as db:
         assert db.scalar(select(func.count()).select_from(User)
                          .where(User.email == NEWHIRE)) == 0
     assert world.client.get("/api/v1/invitations", headers=world.as_admin()).json() == []
@@ -289,7 +289,7 @@ def test_a_user_of_two_workspaces_chooses_and_switches(world: World, tmp_path: P
                         (globex.as_admin(), "globex-only.example")):
         assert c.post("/api/v1/exclusions", headers=who,
                       json={"kind": "domain", "value": domain}).status_code == 201
-    with _db(world) as db:  # the system's own way in (test set-up), for an existing user:
+    with db_of(world) as db:  # the system's own way in (test set-up), for an existing user:
         ws.add_member(db, globex.workspace_id, email=REP, password="not-their-password",
                       access="admin")
         db.commit()
@@ -301,7 +301,7 @@ def test_a_user_of_two_workspaces_chooses_and_switches(world: World, tmp_path: P
     assert r.headers["location"] == "/app/workspaces?next=%2Fapp%2Fsettings"
     chooser = c.get(r.headers["location"]).text
     assert "Choose a workspace" in chooser and "Acme" in chooser and "Globex" in chooser
-    with _db(world) as db:
+    with db_of(world) as db:
         mine = dict(db.execute(select(Workspace.name, Membership.id)
                                .join(Membership, Membership.workspace_id == Workspace.id)
                                .join(User, User.id == Membership.user_id)
