@@ -97,6 +97,18 @@ def _value(person: Person, criterion: TieBreak, user_sf_id: str | None) -> int |
     return person.created
 
 
+def rank(candidates: Sequence[Person], order: Sequence[TieBreak],
+         user_sf_id: str | None) -> list[Person]:
+    """The candidates in the tie-break's order, the chosen one first."""
+    criteria = [*order, TieBreak.MOST_RECENT]
+    # Stable sorts from the last criterion to the first: the first criterion ranks most.
+    ranked = sorted(candidates, key=lambda p: p.id)
+    for criterion in reversed(criteria):
+        ranked.sort(key=lambda p, c=criterion: _value(p, c, user_sf_id),  # type: ignore[misc]
+                    reverse=criterion is TieBreak.MOST_RECENT)
+    return ranked
+
+
 def choose(candidates: Sequence[Person], order: Sequence[TieBreak],
            user_sf_id: str | None) -> Match | None:
     """The record an activity is logged on, and why it was chosen."""
@@ -104,11 +116,7 @@ def choose(candidates: Sequence[Person], order: Sequence[TieBreak],
         return None
     ids = tuple(p.id for p in candidates)
     criteria = [*order, TieBreak.MOST_RECENT]
-    # Stable sorts from the last criterion to the first: the first criterion ranks most.
-    ranked = sorted(candidates, key=lambda p: p.id)
-    for criterion in reversed(criteria):
-        ranked.sort(key=lambda p, c=criterion: _value(p, c, user_sf_id),  # type: ignore[misc]
-                    reverse=criterion is TieBreak.MOST_RECENT)
+    ranked = rank(candidates, order, user_sf_id)
     winner = ranked[0]
     converted = (f"; Lead {winner.converted_from} was converted to this Contact"
                  if winner.converted_from else "")

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class ServiceError(Exception):
     status = 400
     code = "invalid"
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, *,
+                 extra: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        # More of the answer beside detail and field: Salesforce's refusal, both sides of a
+        # conflict, the fields a create lacks.
+        self.extra = dict(extra or {})
 
 
 class Invalid(ServiceError):
@@ -31,6 +38,13 @@ class Forbidden(ServiceError):
 class Conflict(ServiceError):
     status = 409
     code = "conflict"
+
+
+class Unavailable(ServiceError):
+    """Salesforce could not be reached, or its answer was lost: try again."""
+
+    status = 503
+    code = "unavailable"
 
 
 class Unauthorized(ServiceError):

@@ -221,6 +221,19 @@ class MirrorRecord(Base):
         Index("ix_mirror_opportunity", "workspace_id", "opportunity_id",
               sqlite_where=text("opportunity_id IS NOT NULL"),
               postgresql_where=text("opportunity_id IS NOT NULL")),
+        # The people view's Activity History (Tasks and Events by WhoId) and people search
+        # (prefixes of names, last names and companies).
+        Index("ix_mirror_who", "workspace_id", "who_id",
+              sqlite_where=text("who_id IS NOT NULL"), postgresql_where=text("who_id IS NOT NULL")),
+        Index("ix_mirror_name", "workspace_id", "name_key",
+              sqlite_where=text("name_key IS NOT NULL"),
+              postgresql_where=text("name_key IS NOT NULL")),
+        Index("ix_mirror_last", "workspace_id", "last_key",
+              sqlite_where=text("last_key IS NOT NULL"),
+              postgresql_where=text("last_key IS NOT NULL")),
+        Index("ix_mirror_company", "workspace_id", "company_key",
+              sqlite_where=text("company_key IS NOT NULL"),
+              postgresql_where=text("company_key IS NOT NULL")),
     )
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
                                               primary_key=True)
@@ -235,6 +248,11 @@ class MirrorRecord(Base):
     owner_id: Mapped[str | None] = mapped_column(String(18))
     converted_contact_id: Mapped[str | None] = mapped_column(String(18))
     master_record_id: Mapped[str | None] = mapped_column(String(18))
+    who_id: Mapped[str | None] = mapped_column(String(18))  # a Task's or Event's WhoId
+    # People search: lower-case Name (Leads, Contacts, Accounts), LastName, a Lead's Company
+    name_key: Mapped[str | None] = mapped_column(String(200))
+    last_key: Mapped[str | None] = mapped_column(String(200))
+    company_key: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]]
 
 
@@ -429,6 +447,37 @@ class ActivityWriteRef(Base):
                                              primary_key=True)
     workspace_id: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
+class RecordClaim(Base):
+    """A Lead or Contact being created for an address, recorded before the create is sent:
+    a second create for that address waits for (or is refused by) the first, and a create
+    whose answer was lost is looked for in Salesforce before another is sent."""
+
+    __tablename__ = "record_claim"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    email_lower: Mapped[str] = mapped_column(String(320), primary_key=True)
+    sobject: Mapped[str] = mapped_column(String(10))  # Lead | Contact
+    membership_id: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(10), default="sending")  # sending | unknown
+    claimed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class EmailTemplate(Base):
+    """A template: the workspace's (membership_id None, kept by admins) or a member's own."""
+
+    __tablename__ = "email_template"
+    __table_args__ = (Index("ix_template_owner", "workspace_id", "membership_id"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    membership_id: Mapped[str | None] = mapped_column(ForeignKey("membership.id",
+                                                                 ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class WebSession(Base):

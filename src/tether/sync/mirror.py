@@ -28,8 +28,11 @@ from tether.store.models import MirrorRecord
 MIRRORED = ("Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole", "User",
             "Task", "Event")
 _KEYS = ("system_modstamp", "is_deleted", "email_lower", "account_id", "contact_id",
-         "opportunity_id", "owner_id", "converted_contact_id", "master_record_id", "data",
-         "sobject")
+         "opportunity_id", "owner_id", "converted_contact_id", "master_record_id", "who_id",
+         "name_key", "last_key", "company_key", "data", "sobject")
+SEARCHED = ("Lead", "Contact", "Account")  # people search finds these
+_ACTIVITIES = ("Task", "Event")
+KEY_LENGTH = 200
 _CANONICAL = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})(?:\+0000|Z)")
 # Newer wins; a stored stamp in neither of Salesforce's UTC forms is replaced by any copy.
 _NEWER = ("mirror_record.system_modstamp < excluded.system_modstamp OR NOT ("
@@ -48,9 +51,34 @@ def modstamp(value: object) -> str:
     return format_datetime(parse_datetime(raw))
 
 
+def search_key(value: object) -> str | None:
+    """Text as people search compares it: lower case, spaces collapsed, bounded."""
+    if not isinstance(value, str):
+        return None
+    key = " ".join(value.lower().split())[:KEY_LENGTH]
+    return key or None
+
+
+def search_keys(sobject: str, record: Mapping[str, Any]
+                ) -> tuple[str | None, str | None, str | None]:
+    """(name, last name, company) keys of a Lead, Contact or Account; Nones for the rest."""
+    if sobject not in SEARCHED:
+        return None, None, None
+    get = record.get
+    name = get("Name") or " ".join(str(p) for p in (get("FirstName"), get("LastName")) if p)
+    return (search_key(name), search_key(get("LastName")),
+            search_key(get("Company")) if sobject == "Lead" else None)
+
+
+def _who(sobject: str, record: Mapping[str, Any]) -> str | None:
+    who = record.get("WhoId") if sobject in _ACTIVITIES else None
+    return who if isinstance(who, str) and who else None
+
+
 def key_columns(sobject: str, record: Mapping[str, Any]) -> dict[str, Any]:
     """The columns lookups use, taken from a record's fields."""
     email = record.get("Email")
+    name_key, last_key, company_key = search_keys(sobject, record)
     return {
         "sobject": sobject,
         "system_modstamp": modstamp(record["SystemModstamp"]),
@@ -63,6 +91,8 @@ def key_columns(sobject: str, record: Mapping[str, Any]) -> dict[str, Any]:
         "owner_id": record.get("OwnerId"),
         "converted_contact_id": record.get("ConvertedContactId"),
         "master_record_id": record.get("MasterRecordId"),
+        "who_id": _who(sobject, record),
+        "name_key": name_key, "last_key": last_key, "company_key": company_key,
     }
 
 
@@ -231,9 +261,11 @@ def _bulk_insert(conn: Connection, workspace_id: str, sobject: str,
            f"SET {updates} WHERE {_NEWER}")
     params = []
     dumps = orjson.dumps
+    searched = sobject in SEARCHED
     for r in records:
         get = r.get
         email, who = get("Email"), get("WhoId")
+        keys = search_keys(sobject, r) if searched else (None, None, None)
         # The same columns as key_columns, inlined: this loop runs once per audited record.
         params.append((
             workspace_id, r["Id"], modstamp(r["SystemModstamp"]), bool(get("IsDeleted") or False),
@@ -242,7 +274,7 @@ def _bulk_insert(conn: Connection, workspace_id: str, sobject: str,
             get("ContactId") or (who if isinstance(who, str) and who.startswith("003")
                                  else None),
             get("OpportunityId"), get("OwnerId"), get("ConvertedContactId"),
-            get("MasterRecordId"), dumps(r).decode(), sobject))
+            get("MasterRecordId"), _who(sobject, r), *keys, dumps(r).decode(), sobject))
     if params:
         conn.exec_driver_sql(sql, params)
     return len(params)

@@ -17,10 +17,10 @@ def _person(row: MirrorRecord, converted_from: str | None = None) -> Person:
     return Person(id=row.sf_id, sobject=row.sobject, owner_id=row.owner_id,
                   modstamp=row.system_modstamp, created=str(row.data.get("CreatedDate") or ""),
                   account_id=row.account_id, converted_from=converted_from,
-                  name=_name(row.data))
+                  name=display_name(row.data))
 
 
-def _name(data: dict[str, object]) -> str:
+def display_name(data: dict[str, object]) -> str:
     """A record's Name, or its FirstName and LastName where the mirror holds only those."""
     parts = (data.get("FirstName"), data.get("LastName"))
     return str(data.get("Name") or " ".join(str(p) for p in parts if p))
@@ -119,5 +119,5 @@ def _custom(db: Session, workspace_id: str, parents: set[str]) -> dict[str, list
                 if parent in parents:
                     out[str(parent)].append(Related(
                         config.sobject, row.sf_id, f"{config.label} via {f}",
-                        name=_name(row.data)))
+                        name=display_name(row.data)))
     return dict(out)

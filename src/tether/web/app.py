@@ -20,7 +20,7 @@ from tether.security import Vault
 from tether.services.errors import ServiceError
 from tether.store.db import make_engine, session_factory
 from tether.web import oauth_callback, ui, webhooks
-from tether.web.api import activity, event_schema, salesforce, workspace
+from tether.web.api import activity, event_schema, people, salesforce, templates, workspace
 from tether.web.body import BodyLimit, Rule, bearer_gate
 from tether.web.deps import AppState
 from tether.web.errors import service_error_json
@@ -101,6 +101,8 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     app.include_router(workspace.router)
     app.include_router(activity.router)
     app.include_router(salesforce.router)
+    app.include_router(people.router)
+    app.include_router(templates.router)
     app.include_router(webhooks.router)
     app.include_router(oauth_callback.router)
     # Pure ASGI middlewares; the last added runs first (outermost).
