@@ -188,7 +188,8 @@ def _opportunities(reader: _Reader, person: MirrorRecord) -> list[dict[str, Any]
     role_ids = set(db.scalars(select(MirrorRecord.opportunity_id).where(
         live(ws), MirrorRecord.sobject == "OpportunityContactRole",
         MirrorRecord.contact_id == person.sf_id)))
-    conditions: list[ColumnElement[bool]] = [MirrorRecord.sf_id.in_(sorted(i for i in role_ids if i))]
+    conditions: list[ColumnElement[bool]] = [
+        MirrorRecord.sf_id.in_(sorted(i for i in role_ids if i))]
     if person.account_id:
         conditions.append(and_(MirrorRecord.sobject == "Opportunity",
                                MirrorRecord.account_id == person.account_id))
