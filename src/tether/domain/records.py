@@ -42,6 +42,7 @@ class Field:
     updateable: bool = False
     defaulted: bool = False  # defaultedOnCreate: Salesforce fills it when it is left out
     picklist: tuple[str, ...] = ()  # active values
+    default: str | None = None  # the picklist's default value
     reference_to: tuple[str, ...] = ()
 
     @classmethod
@@ -53,6 +54,8 @@ class Field:
                    defaulted=bool(f.get("defaultedOnCreate")),
                    picklist=tuple(str(v["value"]) for v in f.get("picklistValues") or ()
                                   if v.get("active", True)),
+                   default=next((str(v["value"]) for v in f.get("picklistValues") or ()
+                                 if v.get("defaultValue") and v.get("active", True)), None),
                    reference_to=tuple(str(t) for t in f.get("referenceTo") or ()))
 
     @property
@@ -86,12 +89,13 @@ class Problem:
 def missing_required(fields: Mapping[str, Field], layout_required: Sequence[str],
                      values: Mapping[str, Any]) -> list[Field]:
     """The fields a create lacks: the layout's required ones (the guide's FAQ: the object's
-    page layout decides) and those Salesforce itself requires, each once, layout first."""
+    page layout decides) and those Salesforce itself requires, each once, layout first.  A
+    field Salesforce fills when it is left out (a Lead's Status) is never lacking."""
     wanted = [*layout_required, *(n for n, f in fields.items() if f.required_on_create)]
     out: list[Field] = []
     for name in wanted:
         f = fields.get(name)
-        if f is None or f in out or not f.createable:
+        if f is None or f in out or not f.createable or f.defaulted:
             continue
         value = values.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from tether.domain import records as rec
 from tether.domain.matching import Person, choose, rank
-from tether.services.errors import Invalid
+from tether.services.errors import Conflict, Invalid
 from tether.services.planning import tie_break_of
 from tether.services.workspaces import Actor, effective_for
 from tether.store.models import (
@@ -72,6 +72,14 @@ def catalog(db: Session, workspace_id: str, sobject: str) -> Catalog | None:
     return made
 
 
+def required_catalog(db: Session, workspace_id: str, sobject: str) -> Catalog:
+    cat = catalog(db, workspace_id, sobject)
+    if cat is None:
+        raise Conflict(f"Tether has no field metadata for {sobject} yet: an admin runs "
+                       "\"Get latest fields\" on the Integrations page", "sobject")
+    return cat
+
+
 def shown(db: Session, workspace_id: str, membership_id: str) -> dict[str, list[str]]:
     """Per object, the fields this member's role shows (with the layout-required ones)."""
     settings = effective_for(db, workspace_id, membership_id).settings
@@ -105,6 +113,13 @@ class _Reader:
 
     def url(self, sobject: str, sf_id: str) -> str:
         return f"{self.instance_url}/lightning/r/{sobject}/{sf_id}/view"
+
+
+def record_url(db: Session, workspace_id: str, sobject: str, sf_id: str) -> str:
+    """The record's page in Salesforce (Lightning)."""
+    workspace = db.get(Workspace, workspace_id)
+    instance = (workspace.salesforce_instance_url or "") if workspace else ""
+    return f"{instance.rstrip('/')}/lightning/r/{sobject}/{sf_id}/view"
 
 
 def _reader(db: Session, actor: Actor) -> _Reader:
@@ -245,7 +260,8 @@ def _when(row: MirrorRecord) -> str:
 def search(db: Session, actor: Actor, query: str, limit: int = SEARCH_LIMIT
            ) -> list[dict[str, Any]]:
     """Leads, Contacts and Accounts whose name, last name, company or email starts with the
-    query (case and spacing ignored), over the mirror."""
+    query (case and spacing ignored), and the Contacts of the Accounts found, over the
+    mirror."""
     key = search_key(query)
     if key is None or len(key) < 2:
         raise Invalid("type at least 2 characters to search", "q")
@@ -260,6 +276,13 @@ def search(db: Session, actor: Actor, query: str, limit: int = SEARCH_LIMIT
                 MirrorRecord.sobject.in_(SEARCHED)).order_by(column).limit(limit)):
             if not (row.sobject == "Lead" and row.data.get("IsConverted")):
                 found[row.sf_id] = row
+    # A Contact's company is its Account: an Account found brings its Contacts.
+    matched = sorted(r.sf_id for r in found.values() if r.sobject == "Account")
+    if matched:
+        for row in db.scalars(select(MirrorRecord).where(
+                live(actor.workspace_id), MirrorRecord.sobject == "Contact",
+                MirrorRecord.account_id.in_(matched)).limit(limit)):
+            found.setdefault(row.sf_id, row)
     rows = sorted(found.values(), key=lambda r: (r.name_key or "", r.sf_id))[:limit]
     accounts = {a.sf_id: a for a in _rows(db, actor.workspace_id,
                                           [r.account_id for r in rows if r.account_id])}
