@@ -35,7 +35,8 @@ def create_fields(db: Session, actor: Actor, sobject: str) -> list[tuple[rec.Fie
     out = [(f, True) for f in required]
     for name in shown:
         f = cat.fields.get(name)
-        if f is not None and f.createable and f not in required:
+        # The owner is the creator, or whom the assignment rules choose: not asked for.
+        if f is not None and f.createable and f not in required and name != "OwnerId":
             out.append((f, False))
     return out
 

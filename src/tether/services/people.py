@@ -106,10 +106,24 @@ class _Reader:
 
     def record(self, row: MirrorRecord) -> dict[str, Any]:
         names = self.fields.get(row.sobject) or list(rec.DEFAULT_VISIBLE.get(row.sobject, ()))
-        return {"object": row.sobject, "Id": row.sf_id,
-                "fields": {n: row.data.get(n) for n in names},
-                "labels": self.labels(row.sobject), "SystemModstamp": row.system_modstamp,
-                "url": self.url(row.sobject, row.sf_id)}
+        fields = {n: row.data.get(n) for n in names}
+        return {"object": row.sobject, "Id": row.sf_id, "fields": fields,
+                "labels": self.labels(row.sobject), "names": self.names(row.sobject, fields),
+                "SystemModstamp": row.system_modstamp, "url": self.url(row.sobject, row.sf_id)}
+
+    def names(self, sobject: str, fields: Mapping[str, Any]) -> dict[str, str]:
+        """The Name of each record a shown lookup field points at (an owner's, an
+        Account's), where the mirror has it."""
+        cat = catalog(self.db, self.workspace_id, sobject)
+        out: dict[str, str] = {}
+        for name, value in fields.items():
+            f = cat.fields.get(name) if cat else None
+            if f is None or f.type != "reference" or not isinstance(value, str) or not value:
+                continue
+            target = self.db.get(MirrorRecord, (self.workspace_id, value))
+            if target is not None and not target.is_deleted:
+                out[name] = mirror_view.display_name(target.data)
+        return out
 
     def url(self, sobject: str, sf_id: str) -> str:
         return f"{self.instance_url}/lightning/r/{sobject}/{sf_id}/view"
