@@ -78,7 +78,9 @@ def check(db: Session, workspace_id: str, subject: str, body: str) -> None:
     if not problems:
         return
     field, label, near = problems[0]
-    hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+    quoted = [f"'{n}'" for n in near]
+    hint = (f"; did you mean {', '.join(quoted[:-1])} or {quoted[-1]}?" if len(quoted) > 1
+            else f"; did you mean {quoted[0]}?" if quoted else "")
     raise Invalid(f"{field}: no Lead, Contact or Account field has the label '{label}'{hint}",
                   field, extra={"label": label, "nearest": near, "unknown": [
                       {"field": f, "label": lb, "nearest": n} for f, lb, n in problems]})
