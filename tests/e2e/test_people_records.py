@@ -217,3 +217,20 @@ def test_create_forms_ask_for_the_layout_required_fields(env: Env) -> None:
     assert "Last Name" in required and "Company" in required
     status = next(f for f in form["fields"] if f["name"] == "Status")
     assert status["picklist"]
+
+
+def test_the_roles_visible_fields_and_get_latest_fields_shape_the_view(env: Env) -> None:
+    env.set_role(visible_fields={"Contact": ["Title", "Department"]})
+    contact = person(env, "jane@globex.example")["records"][0]
+    assert list(contact["fields"]) == ["Title", "Department", "LastName"]  # required: always
+    r = request(env, "PATCH", f"/api/v1/salesforce/records/Contact/{contact['Id']}", json={
+        "fields": {"Phone": "1"}, "expected_modstamp": contact["SystemModstamp"]})
+    assert r.status_code == 422 and r.json()["field"] == "fields.Phone"  # not shown: not edited
+    env.act("POST", "/objects/Lead/fields", json={"name": "Region__c", "type": "string",
+                                                  "label": "Region"})
+    labels = [f["label"] for f in env.api("GET", "/api/v1/salesforce/forms/Lead")["fields"]]
+    assert "Region" not in labels
+    env.sync("fields")
+    env.set_role(visible_fields={"Lead": ["Region__c"]})
+    labels = [f["label"] for f in env.api("GET", "/api/v1/salesforce/forms/Lead")["fields"]]
+    assert "Region" in labels

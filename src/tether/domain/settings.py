@@ -66,7 +66,8 @@ class SalesforceSettings:
     opportunities_closed: bool = False
     custom_objects: frozenset[str] = frozenset()
     run_assignment_rules: bool = False
-    # Object -> the fields shown in the sidebar ('Visible Fields'); empty = the required ones.
+    # Object -> the fields shown in the sidebar ('Visible Fields'), with the layout-required
+    # ones always; empty = domain.records.DEFAULT_VISIBLE.
     visible_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

@@ -6,11 +6,21 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from tether.services.errors import ServiceError
-from tether.web.ui import activity, auth, integrations, members, settings, templates_page, usage
+from tether.web.ui import (
+    activity,
+    auth,
+    integrations,
+    members,
+    settings,
+    sidebar,
+    templates_page,
+    usage,
+)
 from tether.web.ui.common import HERE, SignInRequired, templates
 
 ROUTERS: list[APIRouter] = [auth.router, activity.router, integrations.router,
-                            members.router, settings.router, templates_page.router, usage.router]
+                            members.router, settings.router, sidebar.router, templates_page.router,
+                            usage.router]
 TITLES = {401: "Please sign in", 403: "Not allowed", 404: "Not found"}
 
 __all__ = ["HERE", "ROUTERS", "SignInRequired", "error_page", "is_page"]

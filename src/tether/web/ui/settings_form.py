@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from tether.domain.records import shown_fields
 from tether.domain.settings import Activity, Autocreate, EmailScope
 from tether.services import custom_objects
 from tether.services.workspaces import Actor
@@ -36,15 +37,19 @@ SIDEBAR_OBJECTS = ("Lead", "Contact", "Account", "Opportunity")
 
 def form_context(db: Session, actor: Actor) -> dict[str, Any]:
     """Labels, the configured custom objects, and each object's fields for the
-    visible-fields picker (from the org's metadata; required ones pre-selected)."""
+    visible-fields picker (from the org's metadata; required ones always, and while the role
+    has chosen none, what the sidebar shows by default)."""
     fields: dict[str, dict[str, Any]] = {}
     for sobject in SIDEBAR_OBJECTS:
         row = db.get(FieldMetadata, (actor.workspace_id, sobject))
         if row is None:
             continue
         required = set(row.layout_required or [])
+        names = {str(f.get("name")) for f in row.fields}
         fields[sobject] = {
             "required": required,
+            # What the sidebar shows while the role has chosen nothing.
+            "default": shown_fields(sobject, (), list(row.layout_required or []), names),
             "fields": sorted(({"name": str(f.get("name")), "label": str(f.get("label"))}
                               for f in row.fields), key=lambda f: f["label"].lower())}
     return {"activity_labels": ACTIVITY_LABELS, "autocreate_labels": AUTOCREATE_LABELS,
