@@ -32,10 +32,12 @@ class SalesforceTransport:
                  http: httpx.AsyncClient | None = None, api_version: str = "59.0",
                  on_usage: UsageCallback | None = None,
                  on_refresh: RefreshCallback | None = None, max_retries: int = 4,
-                 backoff: Backoff | None = None, timeout: float = 60.0) -> None:
+                 backoff: Backoff | None = None, timeout: float = 60.0,
+                 owns_http: bool | None = None) -> None:
         self._credentials = credentials
         self.app = app
-        self._owns_http = http is None
+        # Closed with the client: one it made, or one handed over (owns_http) for it to close.
+        self._owns_http = http is None if owns_http is None else owns_http
         self.http = http if http is not None else httpx.AsyncClient(timeout=timeout)
         self.api_version = api_version
         self.on_usage = on_usage

@@ -249,8 +249,10 @@ def client_for(sessions: sessionmaker[Session], vault: Vault, settings: Settings
         if on_usage is not None:
             on_usage(org_id, used, maximum)
 
+    # An http client made here is the Salesforce client's to close (one passed in is not).
     return SalesforceClient(credentials, oauth_app(settings, sandbox),
-                            http=http or http_client(settings), on_refresh=save_refresh,
+                            http=http or http_client(settings, settings.salesforce_timeout),
+                            owns_http=http is None, on_refresh=save_refresh,
                             on_usage=record_usage, api_version=settings.salesforce_api_version,
                             max_retries=max_retries)
 
