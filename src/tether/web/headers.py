@@ -10,8 +10,9 @@ middlewares' refusals and unexpected 500s carry them too).
   form whose answer redirects to Salesforce's login page, which form-action would block.
 - ``frame-ancestors 'self'``: only Tether may frame its pages, except those under
   /app/sidebar/ (the Salesforce sidebar), which the ``frame_ancestors`` setting's origins
-  may frame too.  X-Frame-Options says the same to browsers without CSP (not on the sidebar,
-  where it cannot name other origins).
+  may frame too, and the sign-in page on its way there (``/login?next=/app/sidebar…``: the
+  sidebar's visitor signs in inside the frame).  X-Frame-Options says the same to browsers
+  without CSP (not on those pages, where it cannot name other origins).
 - /docs and /redoc load Swagger UI and ReDoc from Tether itself (fastapi-offline's bundled
   assets) and start them with an inline script: exactly those paths allow inline script (and
   ReDoc's search worker from a blob), nothing else does; no policy allows any other host.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Collection, Sequence
+from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -72,6 +74,15 @@ def _raw(csp: str, *, frame_options: bool = True) -> Raw:
     return [*headers, (b"x-frame-options", b"SAMEORIGIN")] if frame_options else headers
 
 
+def _in_sidebar(path: str) -> bool:
+    return path == SIDEBAR or path.startswith(SIDEBAR + "/") or path.startswith(SIDEBAR + "?")
+
+
+def _next(query: bytes) -> str:
+    values = parse_qs(query.decode("latin-1")).get("next") or [""]
+    return values[0]
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, frame_ancestors: Sequence[str] = (),
                  docs_paths: Collection[str] = ()) -> None:
@@ -81,10 +92,10 @@ class SecurityHeaders:
         self.sidebar = _raw(policy(frame_ancestors), frame_options=not frame_ancestors)
         self.docs = _raw(DOCS_POLICY)
 
-    def headers_for(self, path: str) -> Raw:
+    def headers_for(self, path: str, query: bytes = b"") -> Raw:
         if path in self.docs_paths:
             return self.docs
-        if path == SIDEBAR or path.startswith(SIDEBAR + "/"):
+        if _in_sidebar(path) or (path == "/login" and _in_sidebar(_next(query))):
             return self.sidebar
         return self.default
 
@@ -92,7 +103,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        ours = self.headers_for(scope["path"])
+        ours = self.headers_for(scope["path"], scope.get("query_string", b""))
         started = False
 
         async def send_with_headers(message: Message) -> None:

@@ -76,8 +76,30 @@ def test_the_sidebar_may_be_framed_by_the_configured_origins(migrated_url: str,
         sidebar = c.get("/app/sidebar/contact", follow_redirects=False)
         _assert_headers(sidebar, origins)
         assert "x-frame-options" not in sidebar.headers
-        for path in ("/app/activity", "/app/sidebarish", "/login", "/api/v1/me"):
+        for path in ("/app/activity", "/app/sidebarish", "/login", "/api/v1/me",
+                     "/login?next=/app/activity", "/login?next=/app/sidebarish"):
             _assert_headers(c.get(path, follow_redirects=False))
+        # The sidebar's visitor signs in inside the frame: that sign-in page may be framed.
+        sign_in_page = c.get("/app/sidebar?email=a@b.example")
+        assert str(sign_in_page.url).startswith("http://testserver/login?next=")
+        _assert_headers(sign_in_page, origins)
+        assert "action=\"/login?next=%2Fapp%2Fsidebar" in sign_in_page.text
+
+
+def test_framed_the_cookies_are_sent_to_the_frame_over_https(migrated_url: str,
+                                                             tmp_path: Path) -> None:
+    """A browser sends no Lax or Strict cookie to a frame on another site: with framing
+    origins set, over https, the sign-in cookies are SameSite=None (and Secure)."""
+    _, settings = make_world(migrated_url, tmp_path)
+    framed = settings.model_copy(update={"frame_ancestors": ["https://acme.my.salesforce.com"]})
+    for app_settings, scheme, expected in ((framed, "https", "none"), (framed, "http", "lax"),
+                                           (settings, "https", "lax")):
+        with TestClient(create_app(app_settings), base_url=f"{scheme}://testserver") as c:
+            login_cookie = c.get("/login?next=/app/sidebar").headers["set-cookie"].lower()
+            assert f"samesite={'none' if expected == 'none' else 'strict'}" in login_cookie
+            session_cookie = sign_in(c, ADMIN).headers["set-cookie"].lower()
+            assert f"samesite={expected}" in session_cookie, session_cookie
+            assert ("secure" in session_cookie) == (scheme == "https")
 
 
 def test_the_setting_takes_origins_only(monkeypatch: pytest.MonkeyPatch) -> None:

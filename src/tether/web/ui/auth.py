@@ -20,6 +20,7 @@ from tether.web.ui.common import (
     PageOf,
     new_login_csrf,
     redirect,
+    same_site,
     set_session_cookie,
     templates,
 )
@@ -47,7 +48,8 @@ def _before_session(request: Request, template: str, cookie_path: str, status_co
     token = new_login_csrf()
     response = templates.TemplateResponse(request, template, {"login_csrf": token, **context},
                                           status_code=status_code)
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True,
+                        samesite=same_site(request, "strict"),
                         secure=request.url.scheme == "https", path=cookie_path)
     return response
 

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
@@ -100,10 +100,19 @@ def redirect(path: str, notice: str | None = None) -> RedirectResponse:
     return RedirectResponse(f"{path}?notice={notice}" if notice else path, status_code=303)
 
 
+def same_site(request: Request, default: Literal["lax", "strict"]
+              ) -> Literal["lax", "strict", "none"]:
+    """A cookie's SameSite: ``none`` when other sites may frame the sidebar (a browser sends
+    no Lax or Strict cookie to a frame on another site) and the request is over https (None
+    needs Secure); every form still carries its CSRF token."""
+    framed = bool(request.app.state.tether.settings.frame_ancestors)
+    return "none" if framed and request.url.scheme == "https" else default
+
+
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
     response.set_cookie(COOKIE, token, max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
-                        httponly=True, samesite="lax", secure=request.url.scheme == "https",
-                        path="/")
+                        httponly=True, samesite=same_site(request, "lax"),
+                        secure=request.url.scheme == "https", path="/")
 
 
 def new_login_csrf() -> str:
