@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from tether.domain import records as rec
@@ -52,24 +52,33 @@ class Catalog:
 
 
 _CATALOGS: dict[tuple[str, str], Catalog] = {}
+Catalogs = dict[str, Catalog]
+
+
+def catalogs(db: Session, workspace_id: str, sobjects: Iterable[str] | None = None
+             ) -> Catalogs:
+    """The objects' field catalogs (all the workspace has, or these), parsed once per fields
+    sync: one query for their fetched_at, and the metadata itself only when it changed."""
+    query = select(FieldMetadata.sobject, FieldMetadata.fetched_at).where(
+        FieldMetadata.workspace_id == workspace_id)
+    if sobjects is not None:
+        query = query.where(FieldMetadata.sobject.in_(sorted(set(sobjects))))
+    out: Catalogs = {}
+    for sobject, fetched in db.execute(query):
+        held = _CATALOGS.get((workspace_id, sobject))
+        if held is None or held.fetched_at != fetched:
+            row = db.get(FieldMetadata, (workspace_id, sobject))
+            if row is None:
+                continue
+            held = Catalog(sobject, rec.fields_of(row.fields),
+                           tuple(row.layout_required or ()), row.fetched_at)
+            _CATALOGS[(workspace_id, sobject)] = held
+        out[sobject] = held
+    return out
 
 
 def catalog(db: Session, workspace_id: str, sobject: str) -> Catalog | None:
-    """The object's field catalog, parsed once per fields sync (kept while fetched_at is)."""
-    fetched = db.scalar(select(FieldMetadata.fetched_at).where(
-        FieldMetadata.workspace_id == workspace_id, FieldMetadata.sobject == sobject))
-    if fetched is None:
-        return None
-    held = _CATALOGS.get((workspace_id, sobject))
-    if held is not None and held.fetched_at == fetched:
-        return held
-    row = db.get(FieldMetadata, (workspace_id, sobject))
-    if row is None:
-        return None
-    made = Catalog(sobject, rec.fields_of(row.fields), tuple(row.layout_required or ()),
-                   row.fetched_at)
-    _CATALOGS[(workspace_id, sobject)] = made
-    return made
+    return catalogs(db, workspace_id, [sobject]).get(sobject)
 
 
 def required_catalog(db: Session, workspace_id: str, sobject: str) -> Catalog:
@@ -80,67 +89,61 @@ def required_catalog(db: Session, workspace_id: str, sobject: str) -> Catalog:
     return cat
 
 
-def shown(db: Session, workspace_id: str, membership_id: str) -> dict[str, list[str]]:
+def shown(db: Session, workspace_id: str, membership_id: str,
+          cats: Catalogs | None = None) -> dict[str, list[str]]:
     """Per object, the fields this member's role shows (with the layout-required ones)."""
     settings = effective_for(db, workspace_id, membership_id).settings
-    out: dict[str, list[str]] = {}
-    for sobject in OBJECTS:
-        cat = catalog(db, workspace_id, sobject)
-        if cat is None:
-            continue
-        out[sobject] = rec.shown_fields(sobject, settings.visible_fields.get(sobject, ()),
-                                        cat.layout_required, cat.fields.keys())
-    return out
+    cats = catalogs(db, workspace_id, OBJECTS) if cats is None else cats
+    return {sobject: rec.shown_fields(sobject, settings.visible_fields.get(sobject, ()),
+                                      cat.layout_required, cat.fields.keys())
+            for sobject, cat in cats.items() if sobject in OBJECTS}
+
+
+def lightning_url(instance_url: str, sobject: str, sf_id: str) -> str:
+    """A record's page in Salesforce (Lightning)."""
+    return f"{instance_url.rstrip('/')}/lightning/r/{sobject}/{sf_id}/view"
+
+
+def record_url(db: Session, workspace_id: str, sobject: str, sf_id: str) -> str:
+    workspace = db.get(Workspace, workspace_id)
+    return lightning_url((workspace.salesforce_instance_url or "") if workspace else "",
+                         sobject, sf_id)
 
 
 @dataclass
 class _Reader:
+    """Records as the view shows them; the Names its lookups point at are read at the end,
+    in one query for every record shown (:meth:`resolve_names`)."""
+
     db: Session
     workspace_id: str
+    cats: Catalogs
     fields: dict[str, list[str]]
     instance_url: str
-
-    def labels(self, sobject: str) -> dict[str, str]:
-        cat = catalog(self.db, self.workspace_id, sobject)
-        return {n: cat.label(n) if cat else n for n in self.fields.get(sobject, ())}
+    _lookups: list[tuple[dict[str, Any], str, str]] = field(default_factory=list)
 
     def record(self, row: MirrorRecord) -> dict[str, Any]:
         names = self.fields.get(row.sobject) or list(rec.DEFAULT_VISIBLE.get(row.sobject, ()))
+        cat = self.cats.get(row.sobject)
         fields = {n: row.data.get(n) for n in names}
-        return {"object": row.sobject, "Id": row.sf_id, "fields": fields,
-                "labels": self.labels(row.sobject), "names": self.names(row.sobject, fields),
-                "SystemModstamp": row.system_modstamp, "url": self.url(row.sobject, row.sf_id)}
-
-    def names(self, sobject: str, fields: Mapping[str, Any]) -> dict[str, str]:
-        """The Name of each record a shown lookup field points at (an owner's, an
-        Account's), where the mirror has it."""
-        cat = catalog(self.db, self.workspace_id, sobject)
-        out: dict[str, str] = {}
+        item = {"object": row.sobject, "Id": row.sf_id, "fields": fields,
+                "labels": {n: cat.label(n) if cat else n for n in names}, "names": {},
+                "SystemModstamp": row.system_modstamp,
+                "url": lightning_url(self.instance_url, row.sobject, row.sf_id)}
         for name, value in fields.items():
             f = cat.fields.get(name) if cat else None
-            if f is None or f.type != "reference" or not isinstance(value, str) or not value:
-                continue
-            target = self.db.get(MirrorRecord, (self.workspace_id, value))
-            if target is not None and not target.is_deleted:
-                out[name] = mirror_view.display_name(target.data)
-        return out
+            if f is not None and f.type == "reference" and isinstance(value, str) and value:
+                self._lookups.append((item, name, value))
+        return item
 
-    def url(self, sobject: str, sf_id: str) -> str:
-        return f"{self.instance_url}/lightning/r/{sobject}/{sf_id}/view"
-
-
-def record_url(db: Session, workspace_id: str, sobject: str, sf_id: str) -> str:
-    """The record's page in Salesforce (Lightning)."""
-    workspace = db.get(Workspace, workspace_id)
-    instance = (workspace.salesforce_instance_url or "") if workspace else ""
-    return f"{instance.rstrip('/')}/lightning/r/{sobject}/{sf_id}/view"
-
-
-def _reader(db: Session, actor: Actor) -> _Reader:
-    workspace = db.get(Workspace, actor.workspace_id)
-    instance = (workspace.salesforce_instance_url or "") if workspace else ""
-    return _Reader(db, actor.workspace_id, shown(db, actor.workspace_id, actor.membership_id),
-                   instance.rstrip("/"))
+    def resolve_names(self) -> None:
+        """The Name of each record a shown lookup field points at (an owner's, an
+        Account's), where the mirror has it."""
+        targets = {r.sf_id: mirror_view.display_name(r.data)
+                   for r in _rows(self.db, self.workspace_id, {v for _, _, v in self._lookups})}
+        for item, name, value in self._lookups:
+            if value in targets:
+                item["names"][name] = targets[value]
 
 
 def check_email(email: str) -> str:
@@ -151,88 +154,114 @@ def check_email(email: str) -> str:
     return address
 
 
-def candidates(db: Session, actor: Actor, email: str) -> tuple[list[Person], str]:
-    """The Leads and Contacts with this address, in the tie-break's order, and why."""
+@dataclass(frozen=True)
+class _Ranked:
+    people: list[tuple[Person, MirrorRecord]]  # the tie-break's order
+    reason: str
+    workspace: Workspace | None
+
+
+def _ranked(db: Session, actor: Actor, email: str) -> _Ranked:
     address = check_email(email)
-    view = mirror_view.build(db, actor.workspace_id, [address])
-    people = list(view.people.get(address, ()))
-    if not people:
-        lead = view.converted_without_contact.get(address)
+    rows, converted_missing = mirror_view.people_rows(db, actor.workspace_id, [address])
+    found = rows.get(address, [])
+    if not found:
+        lead = converted_missing.get(address)
         why = (f"Lead {lead} was converted, and its Contact is not in the mirror yet"
                if lead else "no Lead or Contact in Salesforce has this address")
-        return [], why
+        return _Ranked([], why, None)
     workspace = db.get(Workspace, actor.workspace_id)
     assert workspace is not None
     conn = db.scalar(select(SalesforceConnection).where(
         SalesforceConnection.membership_id == actor.membership_id))
     user_sf_id = conn.salesforce_user_id if conn is not None else None
     order = tie_break_of(workspace)
+    people = [mirror_view.person_of(row, converted) for row, converted in found]
     match = choose(people, order, user_sf_id)  # the reason, in the planner's words
     assert match is not None
-    return rank(people, order, user_sf_id), match.reason
+    by_id = {row.sf_id: row for row, _ in found}
+    return _Ranked([(p, by_id[p.id]) for p in rank(people, order, user_sf_id)], match.reason,
+                   workspace)
+
+
+def candidates(db: Session, actor: Actor, email: str) -> tuple[list[Person], str]:
+    """The Leads and Contacts with this address, in the tie-break's order, and why."""
+    ranked = _ranked(db, actor, email)
+    return [p for p, _ in ranked.people], ranked.reason
 
 
 def view(db: Session, actor: Actor, email: str) -> dict[str, Any]:
-    """CONTRACTS: GET /api/v1/people."""
-    ranked, reason = candidates(db, actor, email)
-    reader = _reader(db, actor)
-    rows = {r.sf_id: r for r in _rows(db, actor.workspace_id, [p.id for p in ranked])}
-    history = _history(db, actor.workspace_id, list(rows))
-    out = []
-    for person in ranked:
-        row = rows.get(person.id)
-        if row is None:
-            continue
+    """CONTRACTS: GET /api/v1/people.  A handful of queries whatever the person has: the
+    records of the address, their Accounts, Opportunities, Activity History and lookups
+    each in one."""
+    ranked = _ranked(db, actor, email)
+    answer: dict[str, Any] = {"email": email.strip().lower(), "records": [],
+                              "reason": ranked.reason}
+    if not ranked.people:
+        return answer
+    workspace = ranked.workspace  # held: effective_for reads it again from the session
+    cats = catalogs(db, actor.workspace_id, OBJECTS)
+    reader = _Reader(db, actor.workspace_id, cats,
+                     shown(db, actor.workspace_id, actor.membership_id, cats),
+                     (workspace.salesforce_instance_url or "") if workspace else "")
+    rows = [row for _, row in ranked.people]
+    contacts = [r for r in rows if r.sobject == "Contact"]
+    accounts = {r.sf_id: r for r in _rows(db, actor.workspace_id,
+                                          {c.account_id for c in contacts if c.account_id})}
+    opportunities = _opportunities(db, actor.workspace_id, contacts)
+    history = _history(db, actor.workspace_id, [r.sf_id for r in rows])
+    for person, row in ranked.people:
         item = reader.record(row)
         if person.converted_from:
             item["converted_from"] = person.converted_from
-        item["account"] = _account(reader, row)
-        item["opportunities"] = _opportunities(reader, row)
+        account = accounts.get(row.account_id or "") if row.sobject == "Contact" else None
+        item["account"] = reader.record(account) if account is not None else None
+        item["opportunities"] = [{**reader.record(o), "is_closed": bool(o.data.get("IsClosed")),
+                                  "is_won": bool(o.data.get("IsWon")), "contact_role": role}
+                                 for o, role in opportunities.get(row.sf_id, [])]
         item["activity_history"] = history.get(row.sf_id, [])
-        out.append(item)
-    return {"email": email.strip().lower(), "records": out, "reason": reason}
+        answer["records"].append(item)
+    reader.resolve_names()
+    return answer
 
 
-def _rows(db: Session, workspace_id: str, ids: Iterable[str]) -> list[MirrorRecord]:
-    wanted = sorted(set(ids))
+def _rows(db: Session, workspace_id: str, ids: Iterable[str | None]) -> list[MirrorRecord]:
+    wanted = sorted({i for i in ids if i})
     if not wanted:
         return []
     return list(db.scalars(select(MirrorRecord).where(live(workspace_id),
                                                       MirrorRecord.sf_id.in_(wanted))))
 
 
-def _account(reader: _Reader, person: MirrorRecord) -> dict[str, Any] | None:
-    if person.sobject != "Contact" or not person.account_id:
-        return None
-    rows = _rows(reader.db, reader.workspace_id, [person.account_id])
-    return reader.record(rows[0]) if rows else None
-
-
-def _opportunities(reader: _Reader, person: MirrorRecord) -> list[dict[str, Any]]:
-    """A Contact's Opportunities: those it has a contact role on and those of its Account;
-    open ones first (latest close date first), closed ones after, marked."""
-    if person.sobject != "Contact":
-        return []
-    db, ws = reader.db, reader.workspace_id
-    role_ids = set(db.scalars(select(MirrorRecord.opportunity_id).where(
-        live(ws), MirrorRecord.sobject == "OpportunityContactRole",
-        MirrorRecord.contact_id == person.sf_id)))
-    conditions: list[ColumnElement[bool]] = [
-        MirrorRecord.sf_id.in_(sorted(i for i in role_ids if i))]
-    if person.account_id:
-        conditions.append(and_(MirrorRecord.sobject == "Opportunity",
-                               MirrorRecord.account_id == person.account_id))
+def _opportunities(db: Session, workspace_id: str, contacts: list[MirrorRecord]
+                   ) -> dict[str, list[tuple[MirrorRecord, bool]]]:
+    """Each Contact's Opportunities, with whether it has a contact role on them: those it
+    has a role on and those of its Account; open ones first (latest close date first),
+    closed ones after."""
+    if not contacts:
+        return {}
+    roles = db.execute(select(MirrorRecord.contact_id, MirrorRecord.opportunity_id).where(
+        live(workspace_id), MirrorRecord.sobject == "OpportunityContactRole",
+        MirrorRecord.contact_id.in_(sorted(c.sf_id for c in contacts)))).all()
+    role_opps = {o for _, o in roles if o}
+    account_ids = sorted({c.account_id for c in contacts if c.account_id})
+    conditions: list[ColumnElement[bool]] = []
+    if role_opps:
+        conditions.append(MirrorRecord.sf_id.in_(sorted(role_opps)))
+    if account_ids:
+        conditions.append(MirrorRecord.account_id.in_(account_ids))
+    if not conditions:
+        return {}
     rows = db.scalars(select(MirrorRecord).where(
-        live(ws), MirrorRecord.sobject == "Opportunity", or_(*conditions))).all()
+        live(workspace_id), MirrorRecord.sobject == "Opportunity", or_(*conditions))).all()
     ordered = sorted(rows, key=lambda r: str(r.data.get("CloseDate") or ""), reverse=True)
     ordered.sort(key=lambda r: bool(r.data.get("IsClosed")))
-    out = []
-    for row in ordered:
-        item = reader.record(row)
-        item["is_closed"] = bool(row.data.get("IsClosed"))
-        item["is_won"] = bool(row.data.get("IsWon"))
-        item["contact_role"] = row.sf_id in role_ids
-        out.append(item)
+    out: dict[str, list[tuple[MirrorRecord, bool]]] = {}
+    for contact in contacts:
+        mine = {o for c, o in roles if c == contact.sf_id}
+        out[contact.sf_id] = [(r, r.sf_id in mine) for r in ordered
+                              if r.sf_id in mine or (contact.account_id
+                                                     and r.account_id == contact.account_id)]
     return out
 
 
@@ -244,9 +273,12 @@ def _history(db: Session, workspace_id: str, who_ids: list[str]
     rows = db.scalars(select(MirrorRecord).where(
         live(workspace_id), MirrorRecord.who_id.in_(who_ids),
         MirrorRecord.sobject.in_(("Task", "Event")))).all()
+    # Tether's own: written with the package's activity key, or known to the writer by id
+    # (an org without the key field).
+    unkeyed = sorted(r.sf_id for r in rows if not r.data.get(KEY_FIELD))
     own = set(db.scalars(select(ActivityWrite.sf_id).where(
         ActivityWrite.workspace_id == workspace_id,
-        ActivityWrite.sf_id.in_(sorted({r.sf_id for r in rows}))))) if rows else set()
+        ActivityWrite.sf_id.in_(unkeyed)))) if unkeyed else set()
     out: dict[str, list[dict[str, Any]]] = {}
     for row in sorted(rows, key=_when, reverse=True):
         items = out.setdefault(row.who_id or "", [])
@@ -300,7 +332,8 @@ def search(db: Session, actor: Actor, query: str, limit: int = SEARCH_LIMIT
     rows = sorted(found.values(), key=lambda r: (r.name_key or "", r.sf_id))[:limit]
     accounts = {a.sf_id: a for a in _rows(db, actor.workspace_id,
                                           [r.account_id for r in rows if r.account_id])}
-    reader = _reader(db, actor)
+    workspace = db.get(Workspace, actor.workspace_id)
+    instance = (workspace.salesforce_instance_url or "") if workspace else ""
     out = []
     for row in rows:
         data = row.data
@@ -309,5 +342,5 @@ def search(db: Session, actor: Actor, query: str, limit: int = SEARCH_LIMIT
                    if row.account_id in accounts else None)
         out.append({"object": row.sobject, "Id": row.sf_id,
                     "name": mirror_view.display_name(data), "email": data.get("Email"),
-                    "company": company, "url": reader.url(row.sobject, row.sf_id)})
+                    "company": company, "url": lightning_url(instance, row.sobject, row.sf_id)})
     return out

@@ -402,6 +402,9 @@ class ActivityWrite(Base):
     __table_args__ = (
         Index("ix_write_due", "status", "next_attempt_at"),
         Index("ix_write_group", "workspace_id", "group_key"),
+        # The people view marks Tether's own Tasks and Events by their Salesforce id.
+        Index("ix_write_sf_id", "workspace_id", "sf_id",
+              sqlite_where=text("sf_id IS NOT NULL"), postgresql_where=text("sf_id IS NOT NULL")),
     )
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
                                               primary_key=True)

@@ -13,7 +13,7 @@ from tether.store.models import CustomObjectConfig, MirrorRecord
 from tether.sync.mirror import live
 
 
-def _person(row: MirrorRecord, converted_from: str | None = None) -> Person:
+def person_of(row: MirrorRecord, converted_from: str | None = None) -> Person:
     return Person(id=row.sf_id, sobject=row.sobject, owner_id=row.owner_id,
                   modstamp=row.system_modstamp, created=str(row.data.get("CreatedDate") or ""),
                   account_id=row.account_id, converted_from=converted_from,
@@ -32,12 +32,16 @@ def _opportunity(row: MirrorRecord) -> Opportunity:
                        name=str(row.data.get("Name") or ""))
 
 
-def build(db: Session, workspace_id: str, emails: Iterable[str]) -> MirrorView:
-    wanted = sorted({e for e in emails if e})
-    people: dict[str, list[Person]] = defaultdict(list)
+# Of an address, its Leads and Contacts, each with the converted Lead it stands for (or None).
+PeopleRows = dict[str, list[tuple[MirrorRecord, str | None]]]
+
+
+def people_rows(db: Session, workspace_id: str, wanted: list[str]
+                ) -> tuple[PeopleRows, dict[str, str]]:
+    """The Leads and Contacts of each address (a converted Lead stands for its Contact), and
+    the converted Leads whose Contact the mirror lacks (address -> Lead id)."""
+    people: PeopleRows = defaultdict(list)
     converted_missing: dict[str, str] = {}
-    if not wanted:
-        return MirrorView()
     rows: list[MirrorRecord] = []
     for start in range(0, len(wanted), 500):
         rows += db.scalars(select(MirrorRecord).where(
@@ -49,7 +53,7 @@ def build(db: Session, workspace_id: str, emails: Iterable[str]) -> MirrorView:
         if row.sobject == "Lead" and row.data.get("IsConverted"):
             converted[row.sf_id] = row
             continue
-        people[email].append(_person(row))
+        people[email].append((row, None))
     targets = {r.converted_contact_id for r in converted.values() if r.converted_contact_id}
     found = {r.sf_id: r for r in _by_ids(db, workspace_id, targets)}
     for lead in converted.values():
@@ -59,8 +63,18 @@ def build(db: Session, workspace_id: str, emails: Iterable[str]) -> MirrorView:
             converted_missing[email] = lead.sf_id
         else:
             # The converted Lead stands for its Contact (which usually has the same email).
-            people[email] = [p for p in people[email] if p.id != contact.sf_id]
-            people[email].append(_person(contact, converted_from=lead.sf_id))
+            people[email] = [(r, c) for r, c in people[email] if r.sf_id != contact.sf_id]
+            people[email].append((contact, lead.sf_id))
+    return dict(people), converted_missing
+
+
+def build(db: Session, workspace_id: str, emails: Iterable[str]) -> MirrorView:
+    wanted = sorted({e for e in emails if e})
+    if not wanted:
+        return MirrorView()
+    rows, converted_missing = people_rows(db, workspace_id, wanted)
+    people = {email: [person_of(row, converted_from) for row, converted_from in found]
+              for email, found in rows.items()}
     contacts = [p for ps in people.values() for p in ps if p.sobject == "Contact"]
     account_ids = {p.account_id for p in contacts if p.account_id}
     accounts = {r.sf_id: str(r.data.get("Name") or "") for r in

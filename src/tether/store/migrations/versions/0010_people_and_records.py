@@ -1,5 +1,5 @@
 """People and records: the mirror's WhoId and search keys (Activity History, people search),
-record claims (one create per address), and email templates
+writes by Salesforce id, record claims (one create per address), and email templates
 
 Revision ID: 0010
 Revises: 0009
@@ -53,6 +53,9 @@ def upgrade() -> None:
         where = sa.text(f"{column} IS NOT NULL")
         op.create_index(name, "mirror_record", ["workspace_id", column], sqlite_where=where,
                         postgresql_where=where)
+    where = sa.text("sf_id IS NOT NULL")
+    op.create_index("ix_write_sf_id", "activity_write", ["workspace_id", "sf_id"],
+                    sqlite_where=where, postgresql_where=where)
     op.create_table(
         "record_claim",
         sa.Column("workspace_id", sa.String(32),
@@ -81,6 +84,7 @@ def downgrade() -> None:
     op.drop_index("ix_template_owner", table_name="email_template")
     op.drop_table("email_template")
     op.drop_table("record_claim")
+    op.drop_index("ix_write_sf_id", table_name="activity_write")
     for name in _KEYS:
         op.drop_index(name, table_name="mirror_record")
     with op.batch_alter_table("mirror_record") as batch:
