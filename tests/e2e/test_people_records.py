@@ -21,7 +21,7 @@ def env(tether: Tether) -> Env:
     r["event"] = e.create("Event", Subject="Demo", WhoId=r["contact"],
                           StartDateTime="2026-11-25T15:00:00.000+0000",
                           EndDateTime="2026-11-25T16:00:00.000+0000")
-    e.sync("audit")
+    e.sync("interval")
     return e
 
 

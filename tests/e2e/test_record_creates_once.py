@@ -47,7 +47,9 @@ def impatient(migrated_url: str, sfemu: Sfemu, tmp_path: Path) -> Iterator[Tethe
 def test_a_create_whose_answer_was_lost_is_found_not_sent_again(impatient: Tether) -> None:
     env = connected_env(impatient)
     env.sync("fields")
-    env.act("POST", "/faults", json={"timeout_rate": 1.0, "timeout_seconds": 2})
+    # Answers 5 s late to a Tether waiting 1 s: a wide margin, so that a loaded machine
+    # (Tether's event loop stalled past the answer) still sees them as lost.
+    env.act("POST", "/faults", json={"timeout_rate": 1.0, "timeout_seconds": 5})
     lost = create(env)
     assert lost.status_code == 503, lost.text
     assert len(leads(env)) == 1  # carried out: only its answer was lost
