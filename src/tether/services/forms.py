@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from tether.domain import records as rec
 from tether.services import people
-from tether.services.errors import NotFound
-from tether.services.records import CREATABLE
+from tether.services.records import EDITABLE, check_creatable
 from tether.services.workspaces import Actor
 
 
@@ -23,8 +22,7 @@ def _field_json(f: rec.Field, required: bool) -> dict[str, Any]:
 
 def create_fields(db: Session, actor: Actor, sobject: str) -> list[tuple[rec.Field, bool]]:
     """(field, required) for a create form, required ones first."""
-    if sobject not in CREATABLE:
-        raise NotFound(f"Tether creates {', '.join(CREATABLE)}, not {sobject}", "sobject")
+    check_creatable(sobject)
     cat = people.required_catalog(db, actor.workspace_id, sobject)
     required = rec.missing_required(cat.fields, cat.layout_required, {})
     # The layout's required fields Salesforce fills itself (a Lead's Status) are asked for
@@ -46,10 +44,11 @@ def create_form(db: Session, actor: Actor, sobject: str) -> dict[str, Any]:
                                            for f, required in create_fields(db, actor, sobject)]}
 
 
-def edit_fields(db: Session, actor: Actor, sobject: str) -> dict[str, rec.Field]:
-    """The shown fields of an object a member may change, by API name."""
-    cat = people.catalog(db, actor.workspace_id, sobject)
-    if cat is None:
-        return {}
-    shown = people.shown(db, actor.workspace_id, actor.membership_id).get(sobject, [])
-    return {n: cat.fields[n] for n in shown if n in cat.fields and cat.fields[n].updateable}
+def edit_fields(db: Session, actor: Actor) -> dict[str, dict[str, rec.Field]]:
+    """Per object Tether edits, the shown fields a member may change, by API name (the
+    catalogs and the role's fields read once for all of them)."""
+    cats = people.catalogs(db, actor.workspace_id, EDITABLE)
+    shown = people.shown(db, actor.workspace_id, actor.membership_id, cats)
+    return {sobject: {n: cat.fields[n] for n in shown.get(sobject, [])
+                      if n in cat.fields and cat.fields[n].updateable}
+            for sobject, cat in cats.items()}

@@ -51,6 +51,11 @@ ROLE_FIELDS = ("Id", "OpportunityId", "ContactId", "Role", "IsPrimary", "IsDelet
                "SystemModstamp")
 
 
+def check_creatable(sobject: str) -> None:
+    if sobject not in CREATABLE:
+        raise NotFound(f"Tether creates {', '.join(CREATABLE)}, not {sobject}", "sobject")
+
+
 @dataclass(frozen=True)
 class Deps:
     sessions: sessionmaker[Session]
@@ -190,8 +195,7 @@ async def create(deps: Deps, actor: Actor, sobject: str, values: Mapping[str, An
                  contact_id: str | None = None) -> dict[str, Any]:
     """CONTRACTS: POST /api/v1/salesforce/records/{sobject}.  ``contact_id`` (an
     Opportunity created from a person): the Opportunity gets that Contact's contact role."""
-    if sobject not in CREATABLE:
-        raise NotFound(f"Tether creates {', '.join(CREATABLE)}, not {sobject}", "sobject")
+    check_creatable(sobject)
     with deps.sessions() as db:
         cat = people.required_catalog(db, actor.workspace_id, sobject)
         clean = _checked(cat, values, creating=True, allowed=None)

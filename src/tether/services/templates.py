@@ -59,7 +59,8 @@ def _parsed(field: str, text: str) -> tpl.Template:
 
 def known_labels(db: Session, workspace_id: str) -> list[str]:
     """Every label of the Lead, Contact and Account fields, as the last fields sync saw them."""
-    catalogs = [c for c in (people.catalog(db, workspace_id, o) for o in OBJECTS) if c]
+    found = people.catalogs(db, workspace_id, OBJECTS)
+    catalogs = [found[o] for o in OBJECTS if o in found]
     if not catalogs:
         raise Conflict("Tether has no Salesforce field labels yet: run the fields sync "
                        "(Get latest fields) first", None)

@@ -35,8 +35,7 @@ def _deps(page: Page) -> records.Deps:
 def _view(page: Page, email: str) -> dict[str, Any]:
     with page.app.sessions() as db:
         body = people.view(db, page.actor, email)
-        editable = {s: forms.edit_fields(db, page.actor, s)
-                    for s in ("Contact", "Lead", "Account", "Opportunity")}
+        editable = forms.edit_fields(db, page.actor)
     return {"view": body, "editable": editable, "email": body["email"],
             "input_types": INPUT_TYPES}
 
@@ -57,7 +56,7 @@ def field_editor(page: PageOf, sobject: str, sf_id: str, name: str, email: Email
                  ) -> HTMLResponse:
     """One field's input, in place of its value."""
     with page.app.sessions() as db:
-        editable = forms.edit_fields(db, page.actor, sobject)
+        editable = forms.edit_fields(db, page.actor).get(sobject, {})
         row = db.get(MirrorRecord, (page.actor.workspace_id, sf_id))
     f = editable.get(name)
     if f is None or row is None or row.sobject != sobject or row.is_deleted:
