@@ -95,6 +95,28 @@ class Settings(BaseSettings):
         "pages (/app/sidebar/...), space-separated, e.g. https://*.lightning.force.com; every "
         "other page may be framed by Tether itself only")
 
+    # Email from Tether (tether/services/messages.py, sending.py, tracking.py).
+    mail_domain: str | None = Field(default=None, description="The domain of the Message-IDs "
+                                    "Tether writes; default the host of public_url")
+    smtp_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for a mail "
+                                "server's answer (SMTP and IMAP)")
+    mail_tls_verify: str | None = Field(default=None, description="A CA bundle to trust for "
+                                        "mail servers' TLS; default the system's")
+    send_lease_seconds: float = Field(default=120.0, gt=0, description="How long a worker "
+                                      "holds a message it is sending before another takes it "
+                                      "for lost and recovers it")
+    send_max_attempts: int = Field(default=8, ge=1, description="Tries of a message whose "
+                                   "server answers with a transient error before it fails")
+    send_retry_max_seconds: float = Field(default=300.0, gt=0, description="Longest wait "
+                                          "between two tries of a send")
+    tracking_settle_seconds: float = Field(default=3.0, ge=0, description="How long a "
+                                           "tracking hit waits before it is judged, so hits "
+                                           "that arrive together are judged together")
+    scanner_click_seconds: float = Field(default=10.0, ge=0, description="A click this soon "
+                                         "after delivery is a link scanner's")
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="The "
+                                  "largest file that can be uploaded for tracked downloads")
+
     @model_validator(mode="after")
     def _lease_outlasts_a_call(self) -> Settings:
         if self.activity_lease_seconds <= self.salesforce_timeout:
@@ -124,6 +146,15 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+    @property
+    def message_domain(self) -> str:
+        """The right-hand side of Tether's Message-IDs: a name, never a bare address."""
+        from urllib.parse import urlsplit
+        host = self.mail_domain or urlsplit(self.base_url).hostname or ""
+        if not host or host.replace(".", "").isdigit() or ":" in host or host == "localhost":
+            return "tether.invalid"
+        return host
 
     def effective_secret_key(self) -> str:
         from tether.security import load_or_create_key

@@ -117,6 +117,15 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Tracking:
+    """Who made an open, click or download: a person, or a machine (an image prefetcher, a
+    link scanner), with the evidence the verdict rests on (domain/tracking.py)."""
+
+    verdict: Literal["person", "machine"] = "person"
+    evidence: Annotated[list[Text], MaxLen(20)] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Event:
     id: str  # its length is one of problems()' rules, with its own words
     type: EventType
@@ -130,6 +139,7 @@ class Event:
     meeting: Meeting | None = None
     task: TaskInfo | None = None
     call: Call | None = None
+    tracking: Tracking | None = None
 
 
 @dataclass(frozen=True)

@@ -200,6 +200,12 @@ def _plan_recipient(inp: PlanInput, recipient: str | None, is_bcc: bool, priorit
             return ActivityPlan(recipient, "ignored", "BCC recipients are never logged",
                                 priority)
     settings = user.effective.settings
+    if (event.type.is_tracking and event.tracking is not None
+            and event.tracking.verdict == "machine" and not settings.log_machine_hits):
+        because = "; ".join(event.tracking.evidence) or "judged a machine"
+        return ActivityPlan(recipient, "ignored", f"a machine, not a person, made this "
+                            f"{_noun(event.type)} ({because}); machine opens and clicks are "
+                            "recorded but not logged", priority)
     if event.type.is_tracking and settings.first_only and event.message is not None:
         seen = (event.type.value, event.message.id, recipient or "")
         if seen in inp.already_logged:

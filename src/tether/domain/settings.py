@@ -66,6 +66,9 @@ class SalesforceSettings:
     opportunities_closed: bool = False
     custom_objects: frozenset[str] = frozenset()
     run_assignment_rules: bool = False
+    # Opens and clicks judged to be a machine's (prefetchers, link scanners) are recorded;
+    # logged to Salesforce only with this on.
+    log_machine_hits: bool = False
     # Object -> the fields shown in the sidebar ('Visible Fields'), with the layout-required
     # ones always; empty = domain.records.DEFAULT_VISIBLE.
     visible_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -83,6 +86,7 @@ class SalesforceSettings:
             "opportunities_closed": self.opportunities_closed,
             "custom_objects": sorted(self.custom_objects),
             "run_assignment_rules": self.run_assignment_rules,
+            "log_machine_hits": self.log_machine_hits,
             "visible_fields": {k: list(v) for k, v in sorted(self.visible_fields.items())},
         }
 
@@ -109,6 +113,7 @@ class SalesforceSettings:
             custom_objects=frozenset(str(c) for c in data.get("custom_objects", [])),
             run_assignment_rules=bool(data.get("run_assignment_rules",
                                                base.run_assignment_rules)),
+            log_machine_hits=bool(data.get("log_machine_hits", base.log_machine_hits)),
             visible_fields={str(k): tuple(str(f) for f in v)
                             for k, v in dict(data.get("visible_fields", {})).items()},
         )

@@ -94,6 +94,9 @@ class Workspace(Base):
     # Writes wait until then (budget reached or REQUEST_LIMIT_EXCEEDED), and why.
     writes_paused_until: Mapped[dt.datetime | None]
     writes_paused_reason: Mapped[str | None] = mapped_column(Text)
+    # Email from Tether: a footer link and List-Unsubscribe headers (RFC 8058 one-click).
+    unsubscribe_links: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                    server_default=text("false"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -513,6 +516,171 @@ class Invitation(Base):
     expires_at: Mapped[dt.datetime]
     accepted_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+
+
+class Mailbox(Base):
+    """A member's own mailbox: SMTP submission to send, IMAP for the Sent copy (and, later,
+    watching).  Passwords and OAuth2 access tokens are encrypted (Vault), never answered."""
+
+    __tablename__ = "mailbox"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    membership_id: Mapped[str] = mapped_column(ForeignKey("membership.id", ondelete="CASCADE"),
+                                               unique=True)
+    address: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    # {"host", "port", "security": starttls|tls|none, "username", "auth": password|xoauth2}
+    smtp: Mapped[dict[str, Any]]
+    imap: Mapped[dict[str, Any]]
+    smtp_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    imap_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    sent_folder: Mapped[str] = mapped_column(String(200), default="Sent")
+    provider_saves_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    daily_cap: Mapped[int] = mapped_column(Integer, default=500)
+    per_minute: Mapped[int] = mapped_column(Integer, default=20)
+    # Auto-BCC: the user's Email-to-Salesforce address, added as Bcc while they have no API
+    # connection (the guide's fallback).
+    salesforce_bcc: Mapped[str | None] = mapped_column(String(320))
+    checked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class OutboundMessage(Base):
+    """An email sent from Tether, recorded before anything goes out.  Its deliveries (one per
+    recipient, each with its own tracking tokens) are the unit of exactly-once sending."""
+
+    __tablename__ = "outbound_message"
+    __table_args__ = (Index("ix_outbound_due", "status", "next_attempt_at"),
+                      Index("ix_outbound_owner", "workspace_id", "membership_id", "created_at"))
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    membership_id: Mapped[str] = mapped_column(ForeignKey("membership.id", ondelete="CASCADE"))
+    mailbox_id: Mapped[str] = mapped_column(ForeignKey("mailbox.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)  # <…@tether domain>
+    thread_id: Mapped[str] = mapped_column(String(300))
+    in_reply_to: Mapped[str | None] = mapped_column(String(300))
+    references: Mapped[str | None] = mapped_column(Text)
+    from_address: Mapped[str] = mapped_column(String(320))
+    from_name: Mapped[str] = mapped_column(String(200), default="")
+    to: Mapped[list[Any]]
+    cc: Mapped[list[Any]]
+    bcc: Mapped[list[Any]]
+    subject: Mapped[str] = mapped_column(Text)  # as written (a template's variables unrendered)
+    body_html: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    template_id: Mapped[str | None] = mapped_column(String(32))
+    track_opens: Mapped[bool] = mapped_column(Boolean, default=True)
+    track_clicks: Mapped[bool] = mapped_column(Boolean, default=True)
+    unsubscribe_link: Mapped[bool] = mapped_column(Boolean, default=False)
+    # queued | scheduled | sending | sent | failed | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    send_at: Mapped[dt.datetime | None]
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    waiting_reason: Mapped[str | None] = mapped_column(Text)  # e.g. the daily cap
+    sent_copy: Mapped[str | None] = mapped_column(String(12))  # appended | provider | None
+    sent_at: Mapped[dt.datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MessageDelivery(Base):
+    """One recipient's copy of a message: its own Message-ID and tracking tokens.  Its state
+    is committed as `sending` before the SMTP transaction and `accepted` after the server's
+    250; a `sending` or `unknown` one is looked for in the Sent folder before it is sent
+    again."""
+
+    __tablename__ = "message_delivery"
+    __table_args__ = (UniqueConstraint("message_pk", "recipient"),
+                      Index("ix_delivery_accepted", "mailbox_id", "accepted_at"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    message_pk: Mapped[str] = mapped_column(ForeignKey("outbound_message.id",
+                                                       ondelete="CASCADE"))
+    mailbox_id: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(320))  # normalized
+    kind: Mapped[str] = mapped_column(String(16))  # to | cc | bcc | salesforce_bcc
+    delivery_message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    # queued | sending | accepted | unknown | failed
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    smtp_reply: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[dt.datetime | None]
+
+
+class TrackedLink(Base):
+    """A link of a message, by its position: a click's token names the message, the
+    recipient and this position; the redirect goes only to this row's URL (or file)."""
+
+    __tablename__ = "tracked_link"
+    message_pk: Mapped[str] = mapped_column(ForeignKey("outbound_message.id",
+                                                       ondelete="CASCADE"), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    file_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class TrackedFile(Base):
+    """A file uploaded to Tether and linked from messages (downloads are tracked)."""
+
+    __tablename__ = "tracked_file"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    membership_id: Mapped[str] = mapped_column(ForeignKey("membership.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TrackingHit(Base):
+    """A request to an open, click or download link, stored before it is answered.  The
+    tracking processor later judges it (person or machine, with the evidence) and turns it
+    into its email.opened|clicked|downloaded event."""
+
+    __tablename__ = "tracking_hit"
+    __table_args__ = (Index("ix_hit_unjudged", "judged", "id"),
+                      Index("ix_hit_delivery", "delivery_id", "at"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(10))  # open | click | download
+    link_n: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    method: Mapped[str] = mapped_column(String(8))
+    user_agent: Mapped[str] = mapped_column(String(500), default="")
+    client_ip: Mapped[str] = mapped_column(String(64), default="")
+    judged: Mapped[bool] = mapped_column(Boolean, default=False)
+    verdict: Mapped[str | None] = mapped_column(String(10))  # person | machine
+    evidence: Mapped[list[Any] | None]
+    event_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class Unsubscribe(Base):
+    """An address that asked to hear no more from this workspace: sends to it are refused."""
+
+    __tablename__ = "unsubscribe"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    email_lower: Mapped[str] = mapped_column(String(320), primary_key=True)
+    message_pk: Mapped[str | None] = mapped_column(String(32))
+    how: Mapped[str] = mapped_column(String(20))  # link | one_click | admin
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class NeverCreate(Base):
+    """'Never create a record for this address', remembered per user: not prompted again."""
+
+    __tablename__ = "never_create"
+    membership_id: Mapped[str] = mapped_column(ForeignKey("membership.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    email_lower: Mapped[str] = mapped_column(String(320), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 # Sign-in, the workspace chooser and every page's header look a user's memberships up.

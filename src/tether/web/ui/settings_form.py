@@ -31,7 +31,9 @@ FLAGS = [("first_only", "For Opens, Clicks, and Downloads, only sync the first a
          ("opportunities_only_when_owner", "… only Opportunities I own"),
          ("opportunities_all_on_account", "… all Opportunities on the emailed Account"),
          ("opportunities_closed", "… closed Opportunities too"),
-         ("run_assignment_rules", "Run Salesforce assignment rules on Leads Tether creates")]
+         ("run_assignment_rules", "Run Salesforce assignment rules on Leads Tether creates"),
+         ("log_machine_hits", "Log opens and clicks made by machines (image prefetchers, "
+          "link scanners) as Opened and Clicked")]
 SIDEBAR_OBJECTS = ("Lead", "Contact", "Account", "Opportunity")
 
 
