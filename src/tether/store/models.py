@@ -609,15 +609,19 @@ class MessageDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     smtp_reply: Mapped[str | None] = mapped_column(Text)
     accepted_at: Mapped[dt.datetime | None]
+    # This recipient's rendering (a template's variables filled in), before tracking.
+    subject: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
 
 
 class TrackedLink(Base):
-    """A link of a message, by its position: a click's token names the message, the
-    recipient and this position; the redirect goes only to this row's URL (or file)."""
+    """A link of one recipient's copy, by its position: a click's token names the delivery
+    and this position; the redirect goes only to this row's URL (or file)."""
 
     __tablename__ = "tracked_link"
-    message_pk: Mapped[str] = mapped_column(ForeignKey("outbound_message.id",
-                                                       ondelete="CASCADE"), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("message_delivery.id",
+                                                        ondelete="CASCADE"), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str | None] = mapped_column(Text)
     file_id: Mapped[str | None] = mapped_column(String(32))
