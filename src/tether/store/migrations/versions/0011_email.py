@@ -165,6 +165,9 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("smtp_reply", sa.Text(), nullable=True),
         sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("subject", sa.Text(), nullable=False),
+        sa.Column("body_html", sa.Text(), nullable=False),
+        sa.Column("body_text", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["message_pk"], ["outbound_message.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["workspace_id"], ["workspace.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -176,12 +179,12 @@ def upgrade() -> None:
 
     op.create_table(
         "tracked_link",
-        sa.Column("message_pk", sa.String(length=32), nullable=False),
+        sa.Column("delivery_id", _BIGINT, nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
         sa.Column("url", sa.Text(), nullable=True),
         sa.Column("file_id", sa.String(length=32), nullable=True),
-        sa.ForeignKeyConstraint(["message_pk"], ["outbound_message.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("message_pk", "n"),
+        sa.ForeignKeyConstraint(["delivery_id"], ["message_delivery.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("delivery_id", "n"),
     )
     with op.batch_alter_table("workspace", schema=None) as batch_op:
         batch_op.add_column(
