@@ -1,5 +1,5 @@
-"""The worker: the job runner (syncs) and the activity pipeline, side by side in one event
-loop.  The web process embeds it by default; `tether worker` runs it alone."""
+"""The worker: the job runner (syncs), the activity pipeline and the mail sender, side by
+side in one event loop.  The web process embeds it by default; `tether worker` runs it alone."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tether.config import Settings
 from tether.jobs.runner import EmbeddedRunner
 from tether.security import Vault
 from tether.services import sync as sync_service
+from tether.services.sending import Sender
 from tether.sync.pipeline import ActivityPipeline
 
 
@@ -20,10 +21,12 @@ from tether.sync.pipeline import ActivityPipeline
 class Worker:
     runner: EmbeddedRunner
     pipeline: ActivityPipeline
+    sender: Sender
 
     async def run_forever(self) -> None:
         tasks = [asyncio.create_task(self.runner.run_forever()),
-                 asyncio.create_task(self.pipeline.run_forever())]
+                 asyncio.create_task(self.pipeline.run_forever()),
+                 asyncio.create_task(self.sender.run_forever())]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -38,4 +41,6 @@ def build_worker(sessions: sessionmaker[Session], vault: Vault, settings: Settin
     runner = EmbeddedRunner(
         sessions, {sync_service.SYNC_JOB: sync_service.sync_handler(sessions, vault, settings)},
         on_tick=sync_service.schedule_due if settings.schedule_syncs else None)
-    return Worker(runner, ActivityPipeline(sessions, vault, settings))
+    pipeline = ActivityPipeline(sessions, vault, settings)
+    sender = Sender(sessions, vault, settings, on_events=pipeline.wakeup.set)
+    return Worker(runner, pipeline, sender)

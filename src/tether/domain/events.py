@@ -220,7 +220,7 @@ def problems(event: Event, window: DateWindow | None = None) -> list[tuple[str, 
     need(len(event.id) <= 200, "id", "must be at most 200 characters")
     need(event.occurred_at.tzinfo is not None, "occurred_at",
          "must carry a time zone (e.g. 2026-11-28T10:00:00Z)")
-    need(_is_email(event.user), "user", "must be an email address")
+    need(is_email(event.user), "user", "must be an email address")
     kind = event.type
     if kind.needs_message:
         need(event.message is not None, "message", f"is required for {kind}")
@@ -249,7 +249,7 @@ def problems(event: Event, window: DateWindow | None = None) -> list[tuple[str, 
         if event.call is not None:
             need(event.call.duration_s >= 0, "call.duration_s", "must not be negative")
     for name, value in _addresses(event):
-        need(_is_email(value), name, f"'{value}' is not an email address")
+        need(is_email(value), name, f"'{value}' is not an email address")
     if window is not None:
         for name, when, scheduled in _dates(event):
             wrong = window.problem(when, scheduled=scheduled)
@@ -287,7 +287,7 @@ def _addresses(event: Event) -> list[tuple[str, str]]:
     return out
 
 
-def _is_email(value: str | None) -> bool:
+def is_email(value: str | None) -> bool:
     if not value:
         return False
     local, _, domain = value.strip().rpartition("@")

@@ -5,6 +5,7 @@ for a recipient from the mirror (no Salesforce API call)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -205,19 +206,40 @@ def sources_of(db: Session, workspace_id: str, row: MirrorRecord) -> list[tpl.So
     return sources
 
 
-def render(db: Session, actor: Actor, template_id: str, to: str) -> dict[str, Any]:
-    """CONTRACTS: POST /api/v1/templates/{id}/render.  The recipient's first Lead or Contact
-    in the tie-break's order (as activity would be logged to), from the mirror; with none,
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    missing: list[str]  # labels without a value or a fallback
+    record: MirrorRecord | None  # whose values filled it
+    reason: str
+
+
+def render_for(db: Session, actor: Actor, subject: str, body: str, to: str) -> Rendered:
+    """A subject and an HTML body rendered for one recipient: their first Lead or Contact in
+    the tie-break's order (as activity would be logged to), from the mirror; with none,
     fallbacks only, and every other label missing."""
-    row = _visible(db, actor, template_id)
-    subject, body = _parsed("subject", row.subject), _parsed("body", row.body)
+    parsed_subject, parsed_body = _parsed("subject", subject), _parsed("body", body)
     ranked, reason = people.candidates(db, actor, to)
     record = _live(db, actor.workspace_id, ranked[0].id) if ranked else None
     sources = sources_of(db, actor.workspace_id, record) if record is not None else []
-    values = tpl.values_for([*subject.labels, *body.labels], sources)
-    out_subject = tpl.render(subject, values, html_body=False)
-    out_body = tpl.render(body, values, html_body=True)
-    return {"subject": out_subject.text, "body": out_body.text,
-            "missing": tpl.unique([*out_subject.missing, *out_body.missing]),
+    values = tpl.values_for([*parsed_subject.labels, *parsed_body.labels], sources)
+    out_subject = tpl.render(parsed_subject, values, html_body=False)
+    out_body = tpl.render(parsed_body, values, html_body=True)
+    return Rendered(out_subject.text, out_body.text,
+                    tpl.unique([*out_subject.missing, *out_body.missing]), record, reason)
+
+
+def visible(db: Session, actor: Actor, template_id: str) -> EmailTemplate:
+    """A template the caller may use (the workspace's, or their own)."""
+    return _visible(db, actor, template_id)
+
+
+def render(db: Session, actor: Actor, template_id: str, to: str) -> dict[str, Any]:
+    """CONTRACTS: POST /api/v1/templates/{id}/render."""
+    row = _visible(db, actor, template_id)
+    out = render_for(db, actor, row.subject, row.body, to)
+    record = out.record
+    return {"subject": out.subject, "body": out.body, "missing": out.missing,
             "record": {"object": record.sobject, "Id": record.sf_id} if record else None,
-            "reason": reason, "to": to.strip().lower()}
+            "reason": out.reason, "to": to.strip().lower()}

@@ -494,6 +494,10 @@ def update_workspace(db: Session, actor: Actor, changes: dict[str, Any]) -> Work
                 value, 1, 365, key, "unconnected_pending_days must be from 1 to 365")
         elif key == "tie_break":
             ws.tie_break = _tie_break(value)
+        elif key == "unsubscribe_links":
+            if not isinstance(value, bool):
+                raise Invalid("unsubscribe_links must be true or false", key)
+            ws.unsubscribe_links = value
         else:
             raise Invalid(f"unknown workspace setting: {key}", key)
     return ws
@@ -535,6 +539,7 @@ def workspace_json(ws: Workspace) -> dict[str, Any]:
             "unconnected_activity": ws.unconnected_activity,
             "unconnected_pending_days": ws.unconnected_pending_days,
             "tie_break": ws.tie_break or [t.value for t in DEFAULT_TIE_BREAK],
+            "unsubscribe_links": ws.unsubscribe_links,
             "salesforce": {"org_id": ws.salesforce_org_id,
                            "instance_url": ws.salesforce_instance_url,
                            "sandbox": ws.salesforce_is_sandbox,

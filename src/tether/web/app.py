@@ -20,7 +20,15 @@ from tether.security import Vault
 from tether.services.errors import ServiceError
 from tether.store.db import make_engine, session_factory
 from tether.web import oauth_callback, ui, webhooks
-from tether.web.api import activity, event_schema, people, salesforce, templates, workspace
+from tether.web.api import (
+    activity,
+    event_schema,
+    mail,
+    people,
+    salesforce,
+    templates,
+    workspace,
+)
 from tether.web.body import BodyLimit, Rule, bearer_gate
 from tether.web.deps import AppState
 from tether.web.errors import service_error_json
@@ -51,6 +59,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
             # asyncio.Event set from another thread may not wake its waiter.
             state.wake = _from_any_thread(worker.runner.wakeup)
             state.wake_activity = _from_any_thread(worker.pipeline.wakeup)
+            state.wake_sender = _from_any_thread(worker.sender.wakeup)
         try:
             yield
         finally:
@@ -103,6 +112,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     app.include_router(salesforce.router)
     app.include_router(people.router)
     app.include_router(templates.router)
+    app.include_router(mail.router)
     app.include_router(webhooks.router)
     app.include_router(oauth_callback.router)
     # Pure ASGI middlewares; the last added runs first (outermost).
@@ -110,6 +120,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, rules=[
         Rule("/api/v1/events", settings.max_events_body_bytes, "POST", api_key),
         Rule(webhooks.PREFIX, webhooks.MAX_BODY, "POST", webhooks.token_gate(state)),
+        Rule(mail.FILES_PREFIX, settings.max_upload_bytes + 64 * 1024, "POST", api_key),
         Rule("/api/v1/", settings.max_body_bytes, gate=api_key)])
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors,
                        docs_paths=[p for p in (DOCS_URL, REDOC_URL,

@@ -26,6 +26,7 @@ class AppState:
     # Set when the worker runs in this process; safe to call from any thread.
     wake: Callable[[], None] | None = None  # nudges the job runner (syncs)
     wake_activity: Callable[[], None] | None = None  # nudges the activity pipeline
+    wake_sender: Callable[[], None] | None = None  # nudges the mail sender
 
     def nudge_worker(self) -> None:
         """New jobs were queued: the embedded worker looks now, not at its next poll."""
@@ -36,6 +37,11 @@ class AppState:
         """New events or retries: the embedded activity pipeline looks now."""
         if self.wake_activity is not None:
             self.wake_activity()
+
+    def nudge_sender(self) -> None:
+        """A message was queued: the embedded sender looks now."""
+        if self.wake_sender is not None:
+            self.wake_sender()
 
 
 async def state(request: Request) -> AppState:
