@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 # What Tether keeps in its data directory; SQLite adds its companions beside a database.
 DATA_FILES = ("tether.db", "secret.key", "sfemu.db", "demo-api-key")
+MAIL_DIR = "mail"  # the demo's local mail server keeps its mailboxes there
+DATA_DIRS = (MAIL_DIR,)
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
@@ -129,5 +131,7 @@ def secure_data_dir(path: Path) -> None:
     names = {n + c for n in DATA_FILES for c in ("", *SQLITE_COMPANIONS)}
     for name in sorted(names):
         tighten(path / name)
-    if all(entry.name in names for entry in path.iterdir()):
+    for name in DATA_DIRS:
+        tighten(path / name, PRIVATE_DIR)
+    if all(entry.name in names or entry.name in DATA_DIRS for entry in path.iterdir()):
         tighten(path, PRIVATE_DIR)

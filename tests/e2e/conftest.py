@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -100,4 +104,54 @@ def serve(migrated_url: str, sfemu: Sfemu, data_dir: Path, *, embedded_worker: b
 @pytest.fixture
 def tether(migrated_url: str, sfemu: Sfemu, tmp_path: Path) -> Iterator[Tether]:
     with serve(migrated_url, sfemu, tmp_path) as server:
+        yield server
+
+
+class WorkerProcess:
+    """`tether worker` in a child process, configured like the web server."""
+
+    def __init__(self, tether: Tether, log: Path, **overrides: str) -> None:
+        s = tether.settings
+        self.env = {**os.environ, "TETHER_DATABASE_URL": str(s.database_url),
+                    "TETHER_SECRET_KEY": str(s.secret_key), "TETHER_DATA_DIR": str(s.data_dir),
+                    "TETHER_SALESFORCE_LOGIN_URL": s.salesforce_login_url,
+                    "TETHER_SALESFORCE_SANDBOX_LOGIN_URL": s.salesforce_sandbox_login_url,
+                    "TETHER_SALESFORCE_VERIFY": str(s.salesforce_verify),
+                    "TETHER_SCHEDULE_SYNCS": "false", "PYTHONUNBUFFERED": "1",
+                    # sfemu's slow answers take 3 s: the writer gives up after 1.5 s, and the
+                    # outcome of those writes is unknown.
+                    "TETHER_SALESFORCE_TIMEOUT": "1.5",
+                    # A create whose answer was lost is read back 10 s on: sfemu may still
+                    # be writing a call of 1,000 records when the writer gives up on it,
+                    # and a read-back before it commits would send them again.
+                    "TETHER_ACTIVITY_RECONCILE_SECONDS": "10",
+                    # A killed worker's sends are recovered 20 s on, not 2 minutes.
+                    "TETHER_ACTIVITY_LEASE_SECONDS": "20",
+                    "TETHER_QUOTA_PROBE_SECONDS": "1",
+                    # Production waits up to 5 minutes between tries; the test cannot.
+                    "TETHER_ACTIVITY_RETRY_MAX_SECONDS": "5",
+                    # Tracked links point where the web server answers.
+                    "TETHER_PUBLIC_URL": tether.base_url, **overrides}
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tether", "worker"],
+                                         env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-3000:]
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def split_tether(migrated_url: str, sfemu: Sfemu, tmp_path: Path) -> Iterator[Tether]:
+    with serve(migrated_url, sfemu, tmp_path, embedded_worker=False) as server:
         yield server

@@ -11,9 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,9 +21,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.conftest import Sfemu
 from tests.e2e.activity_env import Env, connected_env
-from tests.e2e.conftest import Tether, serve
+from tests.e2e.conftest import Tether, WorkerProcess
 from tether.domain.planner import KEY_FOOTER
 from tether.store.db import make_engine, session_factory
 from tether.store.models import ActivityWrite, EventRow
@@ -35,54 +31,6 @@ BATCH = 500
 EVENTS = max(BATCH, int(os.environ.get("TETHER_CHAOS_EVENTS", "2000")) // BATCH * BATCH)
 RECIPIENTS = min(2_000, EVENTS // 5)
 KILLS = 3
-
-
-class WorkerProcess:
-    """`tether worker` in a child process, configured like the web server."""
-
-    def __init__(self, tether: Tether, log: Path) -> None:
-        s = tether.settings
-        self.env = {**os.environ, "TETHER_DATABASE_URL": str(s.database_url),
-                    "TETHER_SECRET_KEY": str(s.secret_key), "TETHER_DATA_DIR": str(s.data_dir),
-                    "TETHER_SALESFORCE_LOGIN_URL": s.salesforce_login_url,
-                    "TETHER_SALESFORCE_SANDBOX_LOGIN_URL": s.salesforce_sandbox_login_url,
-                    "TETHER_SALESFORCE_VERIFY": str(s.salesforce_verify),
-                    "TETHER_SCHEDULE_SYNCS": "false", "PYTHONUNBUFFERED": "1",
-                    # sfemu's slow answers take 3 s: the writer gives up after 1.5 s, and the
-                    # outcome of those writes is unknown.
-                    "TETHER_SALESFORCE_TIMEOUT": "1.5",
-                    # A create whose answer was lost is read back 10 s on: sfemu may still
-                    # be writing a call of 1,000 records when the writer gives up on it,
-                    # and a read-back before it commits would send them again.
-                    "TETHER_ACTIVITY_RECONCILE_SECONDS": "10",
-                    # A killed worker's sends are recovered 20 s on, not 2 minutes.
-                    "TETHER_ACTIVITY_LEASE_SECONDS": "20",
-                    "TETHER_QUOTA_PROBE_SECONDS": "1",
-                    # Production waits up to 5 minutes between tries; the test cannot.
-                    "TETHER_ACTIVITY_RETRY_MAX_SECONDS": "5"}
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "tether", "worker"],
-                                         env=self.env, stdout=out, stderr=subprocess.STDOUT)
-
-    def kill(self) -> None:
-        assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-3000:]
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-@pytest.fixture
-def split_tether(migrated_url: str, sfemu: Sfemu, tmp_path: Path) -> Iterator[Tether]:
-    with serve(migrated_url, sfemu, tmp_path, embedded_worker=False) as server:
-        yield server
 
 
 def _events(admin: str, emails: list[str]) -> list[dict[str, Any]]:
