@@ -19,6 +19,7 @@ import base64
 import binascii
 import contextlib
 import email.message
+import grp
 import itertools
 import logging
 import os
@@ -561,6 +562,9 @@ class LocalMailServer:
             "auth_failure_delay = 0",  # a wrong password in a test answers at once
             f"default_login_user = {login_user.pw_name}",
             f"default_internal_user = {internal_user.pw_name}",
+            # Its unix sockets are given to this group, which an unprivileged Dovecot must
+            # be in.
+            f"default_internal_group = {grp.getgrgid(internal_user.pw_gid).gr_name}",
             f'mail_location = "maildir:{self.root}/%u/Maildir"',
             "mail_fsync = never",
         ]
