@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -59,33 +59,105 @@ def hit_row(kind: tracking.Kind, delivery_id: int, link_n: int | None, method: s
             "client_ip": client_ip[:64], "judged": False}
 
 
+# -- what a link leads to ---------------------------------------------------------------------
+LinkKey = tuple[int, int]  # (delivery id, link position)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A tracked link's destination: a URL, or a file (its bytes read only to serve it)."""
+
+    url: str | None
+    file_id: str | None = None
+    file_name: str = ""
+    content_type: str = "application/octet-stream"
+    size: int = 0
+
+    def serves(self, kind: str) -> bool:
+        """Whether a hit of this stored kind can follow it: a click a web URL, a download a
+        file."""
+        if kind == "click":
+            return self.url is not None and tracking.trackable(self.url)
+        return kind == "download" and self.file_id is not None
+
+
+def targets(db: Session, keys: Collection[LinkKey]) -> dict[LinkKey, Target]:
+    """Where these links lead (a link whose file was deleted leads nowhere)."""
+    wanted = set(keys)
+    rows = db.execute(select(TrackedLink.delivery_id, TrackedLink.n, TrackedLink.url,
+                             TrackedLink.file_id, TrackedFile.name, TrackedFile.content_type,
+                             TrackedFile.size)
+                      .outerjoin(TrackedFile, TrackedFile.id == TrackedLink.file_id)
+                      .where(TrackedLink.delivery_id.in_(sorted({d for d, _ in wanted}))))
+    found: dict[LinkKey, Target] = {}
+    for delivery_id, n, url, file_id, name, content_type, size in rows:
+        if (delivery_id, n) not in wanted or (file_id is not None and name is None):
+            continue
+        found[(delivery_id, n)] = Target(url, file_id, name or "",
+                                         content_type or "application/octet-stream", size or 0)
+    return found
+
+
+def file_data(db: Session, file_id: str) -> bytes | None:
+    return db.scalar(select(TrackedFile.data).where(TrackedFile.id == file_id))
+
+
+class Targets:
+    """A small LRU of link destinations: a link's row never changes once sent, and a popular
+    message's clicks then cost no database read.  Links not found are not cached."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[int, int], Target] = OrderedDict()
+
+    def get(self, key: tuple[int, int]) -> Target | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[int, int], value: Target) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+# -- the hot path's group commit -------------------------------------------------------------
 @dataclass
 class _Job:
     row: dict[str, Any]
+    link: LinkKey | None  # a click's or download's link, looked up in the same round
     loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[None]
+    future: asyncio.Future[Target | None]
+    answer: Target | None = None  # where the link leads, once looked up
 
 
 class HitSink:
-    """Group commit for hits: requests hand their row to one thread, which inserts every row
-    waiting in one transaction, commits, and only then answers them (each hit is durable
-    before its answer; a burst costs one transaction, not one each)."""
+    """Group commit for hits: requests hand their row to one thread, which looks up the links
+    of every request waiting (one query, and a cache), inserts their rows in one transaction,
+    commits, and only then answers them.  Each hit is durable before its answer, and a burst
+    costs one transaction, not one each."""
 
     def __init__(self, sessions: sessionmaker[Session],
                  on_stored: Callable[[], None] | None = None) -> None:
         self.sessions = sessions
         self.on_stored = on_stored  # e.g. nudges the processor
+        self.targets = Targets()  # touched by the sink's thread only
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    async def submit(self, row: dict[str, Any]) -> None:
-        """Returns once the row is committed; raises if the database refused it."""
+    async def submit(self, row: dict[str, Any], link: LinkKey | None = None
+                     ) -> Target | None:
+        """Stores the hit and returns once it is committed; with ``link``, answers where the
+        link leads, or None (then nothing is stored: the delivery has no such link, or not
+        one this kind of hit can follow).  Raises if the database failed."""
         self._ensure_thread()
         loop = asyncio.get_running_loop()
-        job = _Job(row, loop, loop.create_future())
+        job = _Job(row, link, loop, loop.create_future())
         self._queue.put(job)
-        await job.future
+        return await job.future
 
     def close(self) -> None:
         with self._lock:
@@ -126,8 +198,16 @@ class HitSink:
         error: BaseException | None = None
         try:
             with self.sessions() as db:
-                db.execute(HITS.insert(), [job.row for job in jobs])
-                db.commit()
+                found = self._look_up(db, [job.link for job in jobs if job.link is not None])
+                for job in jobs:
+                    if job.link is not None:
+                        target = found.get(job.link)
+                        job.answer = target if target and target.serves(job.row["kind"]) \
+                            else None
+                rows = [job.row for job in jobs if job.link is None or job.answer is not None]
+                if rows:
+                    db.execute(HITS.insert(), rows)
+                    db.commit()
         except Exception as exc:
             log.exception("storing %d tracking hits failed", len(jobs))
             error = exc
@@ -139,67 +219,30 @@ class HitSink:
         if error is None and self.on_stored is not None:
             self.on_stored()
 
+    def _look_up(self, db: Session, keys: list[LinkKey]) -> dict[LinkKey, Target]:
+        found: dict[LinkKey, Target] = {}
+        missing: set[LinkKey] = set()
+        for key in keys:
+            cached = self.targets.get(key)
+            if cached is not None:
+                found[key] = cached
+            else:
+                missing.add(key)
+        if missing:
+            for key, value in targets(db, missing).items():
+                self.targets.put(key, value)
+                found[key] = value
+        return found
+
 
 def _answer(jobs: list[_Job], error: BaseException | None) -> None:
     for job in jobs:
         if job.future.done():  # the client went away
             continue
         if error is None:
-            job.future.set_result(None)
+            job.future.set_result(job.answer)
         else:
             job.future.set_exception(error)
-
-
-# -- what a link leads to ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class Target:
-    """A tracked link's destination: a URL, or a file (its bytes read only to serve it)."""
-
-    url: str | None
-    file_id: str | None = None
-    file_name: str = ""
-    content_type: str = "application/octet-stream"
-    size: int = 0
-
-
-def target(db: Session, delivery_id: int, link_n: int) -> Target | None:
-    row = db.execute(select(TrackedLink.url, TrackedLink.file_id, TrackedFile.name,
-                            TrackedFile.content_type, TrackedFile.size)
-                     .outerjoin(TrackedFile, TrackedFile.id == TrackedLink.file_id)
-                     .where(TrackedLink.delivery_id == delivery_id,
-                            TrackedLink.n == link_n)).first()
-    if row is None:
-        return None
-    url, file_id, name, content_type, size = row
-    if file_id is not None and name is None:
-        return None  # the file was deleted
-    return Target(url, file_id, name or "", content_type or "application/octet-stream",
-                  size or 0)
-
-
-def file_data(db: Session, file_id: str) -> bytes | None:
-    return db.scalar(select(TrackedFile.data).where(TrackedFile.id == file_id))
-
-
-class Targets:
-    """A small LRU of link destinations: a link's row never changes once sent, and a popular
-    message's clicks then cost no database read.  Misses are not cached."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[int, int], Target] = OrderedDict()
-
-    def get(self, key: tuple[int, int]) -> Target | None:
-        found = self._items.get(key)
-        if found is not None:
-            self._items.move_to_end(key)
-        return found
-
-    def put(self, key: tuple[int, int], value: Target) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
 
 
 # -- unsubscribes -----------------------------------------------------------------------------

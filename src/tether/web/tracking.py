@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import APIRouter
@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tether.domain.tracking import Kind, trackable, tracking_key, verify
+from tether.domain.tracking import Kind, tracking_key, verify
 from tether.services import tracking
 from tether.web.deps import AppState
 
@@ -39,7 +39,6 @@ class Edge:
     key: bytes
     sink: tracking.HitSink
     state: AppState
-    targets: tracking.Targets = field(default_factory=tracking.Targets)
 
 
 def edge(request: Request) -> Edge:
@@ -64,11 +63,12 @@ def _not_found() -> Response:
 
 
 async def _record(request: Request, at: Edge, kind: Kind, delivery_id: int,
-                  link_n: int | None) -> None:
+                  link_n: int | None) -> tracking.Target | None:
+    """Stores the hit (a click's or download's only if its link exists: answers the link)."""
     client = request.client
-    await at.sink.submit(tracking.hit_row(
+    return await at.sink.submit(tracking.hit_row(
         kind, delivery_id, link_n, request.method, request.headers.get("user-agent", ""),
-        client.host if client else ""))
+        client.host if client else ""), None if link_n is None else (delivery_id, link_n))
 
 
 async def open_pixel(request: Request) -> Response:
@@ -81,25 +81,10 @@ async def open_pixel(request: Request) -> Response:
     return Response(body, media_type="image/gif", headers=NO_STORE)
 
 
-async def _target(at: Edge, delivery_id: int, link_n: int) -> tracking.Target | None:
-    key = (delivery_id, link_n)
-    found = at.targets.get(key)
-    if found is None:
-        found = await run_in_threadpool(_read_target, at.state, delivery_id, link_n)
-        if found is not None:
-            at.targets.put(key, found)
-    return found
-
-
 def location(url: str) -> str:
     """A URL as a Location header can carry it: without the tabs and line breaks browsers
     drop anyway, and with anything outside ASCII percent-encoded (UTF-8)."""
     return quote(_UNSAFE_IN_URL.sub("", url.strip()), safe="!#$%&'()*+,-./:;=?@[]~_")
-
-
-def _read_target(state: AppState, delivery_id: int, link_n: int) -> tracking.Target | None:
-    with state.sessions() as db:
-        return tracking.target(db, delivery_id, link_n)
 
 
 async def click(request: Request) -> Response:
@@ -108,14 +93,12 @@ async def click(request: Request) -> Response:
     found = verify(at.key, Kind.CLICK, request.path_params["token"])
     if found is None:
         return _not_found()
-    link = await _target(at, *found)
-    url = location(link.url or "") if link is not None else ""
-    if not trackable(url):
+    link = await _record(request, at, Kind.CLICK, *found)
+    if link is None or link.url is None:  # no such link: nothing was stored
         return _not_found()
-    await _record(request, at, Kind.CLICK, *found)
     # No Referer: the token would otherwise reach the target site.
-    return Response(status_code=302, headers={"location": url, "referrer-policy":
-                                              "no-referrer", **NO_STORE})
+    return Response(status_code=302, headers={
+        "location": location(link.url), "referrer-policy": "no-referrer", **NO_STORE})
 
 
 async def download(request: Request) -> Response:
@@ -123,7 +106,7 @@ async def download(request: Request) -> Response:
     found = verify(at.key, Kind.DOWNLOAD, request.path_params["token"])
     if found is None:
         return _not_found()
-    link = await _target(at, *found)
+    link = await _record(request, at, Kind.DOWNLOAD, *found)
     if link is None or link.file_id is None:
         return _not_found()
     data = b""
@@ -132,7 +115,6 @@ async def download(request: Request) -> Response:
         if read is None:
             return _not_found()
         data = read
-    await _record(request, at, Kind.DOWNLOAD, *found)
     media_type = link.content_type if _MEDIA_TYPE.fullmatch(link.content_type) \
         else "application/octet-stream"
     return Response(data, media_type=media_type, headers={
