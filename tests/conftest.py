@@ -24,6 +24,8 @@ import pytest
 
 from sfemu import launch
 
+pytest_plugins = ["tests.mail_fixtures"]  # local_mail: a real SMTP and IMAP server
+
 _org_numbers = itertools.count(1)
 
 

@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tether.config import Settings
-from tether.security import PRIVATE_FILE, Vault, hash_secret
-from tether.services import connection
+from tether.mail.local_server import LocalMailServer
+from tether.security import MAIL_DIR, PRIVATE_FILE, Vault, hash_secret
+from tether.services import connection, mailboxes, records
 from tether.services import sync as sync_service
 from tether.services import workspaces as ws
 from tether.services.errors import Unauthorized
@@ -149,11 +150,44 @@ async def run_demo(salesforce_url: str, sock: socket.socket, data_dir: Path) -> 
         server.should_exit = True  # a clean stop, then the error is told
         await serving
         raise
-    print(f"Dashboard: {settings.base_url}/", flush=True)
-    print(f"API key: {key}", flush=True)
-    print(f"Salesforce: {salesforce_url}", flush=True)
-    print(f"Sign in to the dashboard as {ADMIN}, password {PASSWORD}", flush=True)
-    await serving
+    try:
+        mail = await asyncio.to_thread(_start_mail, data_dir / MAIL_DIR)
+    except Exception:
+        server.should_exit = True
+        await serving
+        raise
+    try:
+        await _connect_mailbox(records.Deps(sessions, vault, settings), actor, mail)
+        print(f"Dashboard: {settings.base_url}/", flush=True)
+        print(f"API key: {key}", flush=True)
+        print(f"Salesforce: {salesforce_url}", flush=True)
+        print(f"Mail: SMTP {mail.host}:{mail.smtp_port}, IMAP {mail.host}:{mail.imap_port} "
+              f"({mail.backend}); every address's mailbox is under {mail.root}", flush=True)
+        print(f"Sign in to the dashboard as {ADMIN}, password {PASSWORD}; compose at "
+              f"{settings.base_url}/app/compose", flush=True)
+        await serving
+    finally:
+        server.should_exit = True
+        await asyncio.to_thread(mail.stop)
+
+
+def _start_mail(root: Path) -> LocalMailServer:
+    """A local mail server for the demo's users: SMTP (aiosmtpd) and IMAP (Dovecot when it
+    is installed, else pymap, in pure Python)."""
+    mail = LocalMailServer(root=root)
+    mail.start()
+    mail.add_user(ADMIN, PASSWORD)
+    return mail
+
+
+async def _connect_mailbox(deps: records.Deps, actor: Actor, mail: LocalMailServer) -> None:
+    """The admin's mailbox on the local server (its ports change with each start), saved
+    through the same check a user's goes through."""
+    def server(port: int) -> mailboxes.ServerIn:
+        return mailboxes.ServerIn(mail.host, port, "none", ADMIN, PASSWORD)
+    await mailboxes.save(deps, actor, mailboxes.MailboxIn(
+        address=ADMIN, smtp=server(mail.smtp_port), imap=server(mail.imap_port),
+        sent_folder="Sent", display_name="Acme Admin"))
 
 
 async def _check_emulator(salesforce_url: str) -> None:

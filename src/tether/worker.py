@@ -1,5 +1,6 @@
-"""The worker: the job runner (syncs), the activity pipeline and the mail sender, side by
-side in one event loop.  The web process embeds it by default; `tether worker` runs it alone."""
+"""The worker: the job runner (syncs), the activity pipeline, the mail sender and the
+tracking processor, side by side in one event loop.  The web process embeds it by default;
+`tether worker` runs it alone."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tether.jobs.runner import EmbeddedRunner
 from tether.security import Vault
 from tether.services import sync as sync_service
 from tether.services.sending import Sender
+from tether.services.tracking import TrackingProcessor
 from tether.sync.pipeline import ActivityPipeline
 
 
@@ -22,11 +24,13 @@ class Worker:
     runner: EmbeddedRunner
     pipeline: ActivityPipeline
     sender: Sender
+    tracking: TrackingProcessor
 
     async def run_forever(self) -> None:
         tasks = [asyncio.create_task(self.runner.run_forever()),
                  asyncio.create_task(self.pipeline.run_forever()),
-                 asyncio.create_task(self.sender.run_forever())]
+                 asyncio.create_task(self.sender.run_forever()),
+                 asyncio.create_task(self.tracking.run_forever())]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -43,4 +47,4 @@ def build_worker(sessions: sessionmaker[Session], vault: Vault, settings: Settin
         on_tick=sync_service.schedule_due if settings.schedule_syncs else None)
     pipeline = ActivityPipeline(sessions, vault, settings)
     sender = Sender(sessions, vault, settings, on_events=pipeline.wakeup.set)
-    return Worker(runner, pipeline, sender)
+    return Worker(runner, pipeline, sender, TrackingProcessor(sessions, settings))

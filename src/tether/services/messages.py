@@ -293,7 +293,7 @@ def queue(db: Session, actor: Actor, *, limit: int = 100) -> dict[str, Any]:
     counts = dict(db.execute(select(OutboundMessage.status, func.count()).where(
         OutboundMessage.workspace_id == actor.workspace_id,
         OutboundMessage.membership_id == actor.membership_id)
-        .group_by(OutboundMessage.status)).tuples())
+        .group_by(OutboundMessage.status)).all())
     return {"items": [{"id": r.id, "message_id": r.message_id, "subject": r.subject,
                        "to": r.to, "status": r.status, "attempts": r.attempts,
                        "send_at": iso(r.send_at) if r.send_at else None,

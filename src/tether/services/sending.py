@@ -119,7 +119,7 @@ class Sender:
             file_ids = {str(link.file_id) for ls in links.values() for link in ls
                         if link.file_id}
             files = dict(db.execute(select(TrackedFile.id, TrackedFile.name).where(
-                TrackedFile.id.in_(file_ids))).tuples()) if file_ids else {}
+                TrackedFile.id.in_(file_ids))).all()) if file_ids else {}
             email = db.scalar(select(User.email).join(
                 Membership, Membership.user_id == User.id).where(
                 Membership.id == message.membership_id)) or message.from_address
@@ -337,6 +337,17 @@ class Sender:
             events.store(db, rows)
             db.commit()
 
+    def _release(self, message_pk: str, exc: Exception) -> None:
+        """A message whose try broke (a bug, the database) waits a while and is tried again;
+        its deliveries keep their states, so nothing goes twice."""
+        with self.sessions() as db:
+            db.execute(update(OutboundMessage).where(
+                OutboundMessage.id == message_pk, OutboundMessage.status == "sending").values(
+                status="queued", lease_until=None, error=f"{type(exc).__name__}: {exc}",
+                next_attempt_at=utcnow() + dt.timedelta(seconds=30),
+                waiting_reason="retrying after an error"))
+            db.commit()
+
     # -- the loop -----------------------------------------------------------------------------
     async def step(self) -> int:
         claimed = await asyncio.to_thread(self._claim)
@@ -366,8 +377,9 @@ class Sender:
                                                        self.settings.mail_tls_verify)
                             session = await stack.enter_async_context(smtp.Session(out))
                     await self.send_one(message_pk, session)
-                except Exception:  # one message's trouble must not stop the others
+                except Exception as exc:  # one message's trouble must not stop the others
                     log.exception("sending message %s failed; it is retried", message_pk)
+                    await asyncio.to_thread(self._release, message_pk, exc)
 
     async def run_forever(self) -> None:
         while True:

@@ -9,17 +9,21 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
 from tether.config import Settings
+from tether.domain.paths import join
 from tether.salesforce.errors import SalesforceError
 from tether.security import Vault
 from tether.services.errors import ServiceError
 from tether.store.db import make_engine, session_factory
 from tether.web import oauth_callback, ui, webhooks
+from tether.web import tracking as tracking_web
 from tether.web.api import (
     activity,
     event_schema,
@@ -31,7 +35,7 @@ from tether.web.api import (
 )
 from tether.web.body import BodyLimit, Rule, bearer_gate
 from tether.web.deps import AppState
-from tether.web.errors import service_error_json
+from tether.web.errors import error_json, service_error_json
 from tether.web.event_sink import EventSink
 from tether.web.headers import SecurityHeaders
 from tether.worker import build_worker
@@ -68,6 +72,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await asyncio.to_thread(state.event_sink.close)
+            await asyncio.to_thread(tracking_web.close, app)
             engine.dispose()
 
     app = FastAPIOffline(title="Tether", version="1", lifespan=lifespan, docs_url=DOCS_URL,
@@ -86,6 +91,17 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
         if ui.is_page(request):  # the dashboard answers in HTML, with the same status
             return ui.error_page(request, exc)
         return service_error_json(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        """A body or parameter that does not fit: 422 with the words and the field (the
+        contract's shape), not FastAPI's list of pydantic errors."""
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        loc = [p for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        where = join("", loc) or None
+        detail = f"{where}: {first['msg']}" if where else str(first["msg"])
+        return error_json(422, detail, code="invalid", field=where,
+                          extra={"errors": jsonable_encoder(exc.errors())})
 
     @app.exception_handler(ui.SignInRequired)
     async def sign_in_required(request: Request, exc: ui.SignInRequired) -> Response:
@@ -113,6 +129,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     app.include_router(people.router)
     app.include_router(templates.router)
     app.include_router(mail.router)
+    app.include_router(tracking_web.router)
     app.include_router(webhooks.router)
     app.include_router(oauth_callback.router)
     # Pure ASGI middlewares; the last added runs first (outermost).
