@@ -9,9 +9,9 @@ from email.message import EmailMessage
 from typing import Any
 
 import httpx
-from tether.mail.local_server import LocalMailServer
 
 from tests.e2e.activity_env import Env
+from tether.mail.local_server import LocalMailServer
 
 PASSWORD = "mail-secret-1"
 

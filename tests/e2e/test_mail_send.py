@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from tether.mail.local_server import LocalMailServer
 
 from tests.conftest import Sfemu
 from tests.e2e.activity_env import Env, make_env
 from tests.e2e.conftest import Tether, serve
 from tests.e2e.mail_env import Mail, connect_mailbox, html_of, mailbox_body, text_of
+from tether.mail.local_server import LocalMailServer
 from tether.store.db import make_engine, session_factory
 from tether.store.models import Mailbox, TrackingHit
 
