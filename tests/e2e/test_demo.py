@@ -70,6 +70,16 @@ def test_demo_runs_everything(tmp_path: Path) -> None:
                             params={"email": "live@demo.example"}).json()["matches"]:
                 assert time.monotonic() < deadline, "real-time sync did not deliver"
                 time.sleep(0.1)
+            # The admin's mailbox is on the demo's mail server: a send lands in Salesforce.
+            assert c.get("/api/v1/mailbox").json()["address"] == "admin@acme.example"
+            sent = c.post("/api/v1/messages", json={"to": [email], "subject": "Demo hello",
+                                                    "body_html": "<p>Hello</p>"}).json()
+            deadline = time.monotonic() + 30
+            while not httpx.get(f"{sf}/__sfemu__/orgs/acme/query", params={
+                    "q": "SELECT Id FROM Task WHERE Subject = 'Sent (New): Demo hello'"}
+                    ).json()["records"]:
+                assert time.monotonic() < deadline, c.get(f"/api/v1/messages/{sent['id']}").text
+                time.sleep(0.2)
     finally:
         _stop(proc)
     # Started again, the demo shows the same key, and the admin still has that one alone.
