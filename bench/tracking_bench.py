@@ -177,8 +177,8 @@ def fire(base: str, paths: dict[str, list[str]], connections: int, seconds: floa
 
 # -- the data -----------------------------------------------------------------------------------
 def seed(url: str, secret: str) -> dict[str, list[str]]:
-    """A message to DELIVERIES recipients with LINKS links each; answers the open and click
-    paths (one open and LINKS clicks per delivery)."""
+    """DELIVERIES messages, one recipient each (as a rep's emails are), with LINKS links
+    each; answers the open and click paths."""
     engine = make_engine(url)
     with session_factory(engine)() as db:
         actor = ws.create_workspace(db, name="Bench", admin_email="admin@bench.example",
@@ -188,23 +188,23 @@ def seed(url: str, secret: str) -> dict[str, list[str]]:
                           imap_secret=b"")
         db.add(mailbox)
         db.flush()
+        common = {"workspace_id": actor.workspace_id, "mailbox_id": mailbox.id}
         to = [f"p{i}@globex.example" for i in range(DELIVERIES)]
-        message = OutboundMessage(workspace_id=actor.workspace_id,
-                                  membership_id=actor.membership_id, mailbox_id=mailbox.id,
-                                  message_id="<bench@bench.example>", thread_id="<bench>",
-                                  from_address=mailbox.address, to=to, cc=[], bcc=[],
-                                  subject="Hello", body_html="<p>hi</p>", status="sent")
-        db.add(message)
-        db.flush()
+        pks = [uuid.uuid4().hex for _ in to]
+        db.execute(insert(OutboundMessage), [
+            {**common, "id": pk, "membership_id": actor.membership_id,
+             "message_id": f"<bench.{i}@bench.example>", "thread_id": f"<bench.{i}>",
+             "from_address": mailbox.address, "to": [r], "cc": [], "bcc": [],
+             "subject": "Hello", "body_html": "<p>hi</p>", "status": "sent"}
+            for i, (pk, r) in enumerate(zip(pks, to, strict=True))])
         accepted = utcnow() - dt.timedelta(hours=1)
         db.execute(insert(MessageDelivery), [
-            {"workspace_id": actor.workspace_id, "message_pk": message.id,
-             "mailbox_id": mailbox.id, "recipient": r, "kind": "to",
-             "delivery_message_id": f"<bench.{i}@bench.example>", "state": "accepted",
+            {**common, "message_pk": pk, "recipient": r, "kind": "to",
+             "delivery_message_id": f"<bench.{i}.0@bench.example>", "state": "accepted",
              "accepted_at": accepted, "subject": "Hello", "body_html": "<p>hi</p>"}
-            for i, r in enumerate(to)])
+            for i, (pk, r) in enumerate(zip(pks, to, strict=True))])
         ids = list(db.scalars(select(MessageDelivery.id).where(
-            MessageDelivery.message_pk == message.id)))
+            MessageDelivery.workspace_id == actor.workspace_id)))
         db.execute(insert(TrackedLink), [
             {"delivery_id": d, "n": n, "url": f"https://globex.example/page/{n}"}
             for d in ids for n in range(LINKS)])
@@ -287,7 +287,7 @@ def bench(kind: str, args: argparse.Namespace) -> None:
                "BENCH_WORKER": "0" if args.no_worker else "1",
                "BENCH_AS_WIRED": "1" if args.as_wired else "0"}
         proc, base = start(env)
-        print(f"{kind}: {DELIVERIES:,} deliveries, {LINKS} links each; {args.connections} "
+        print(f"{kind}: {DELIVERIES:,} messages, {LINKS} links each; {args.connections} "
               f"connections, {args.seconds:g} s a run", flush=True)
         try:
             fire(base, paths, 4, 1.0, None)  # warm up: connections, caches

@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from pydantic import ValidationError
 from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +29,7 @@ from tether.config import Settings
 from tether.domain import tracking
 from tether.domain.events import problems
 from tether.domain.exclusions import normalize_email
+from tether.domain.paths import join
 from tether.services import events
 from tether.store.models import (
     Membership,
@@ -46,6 +48,7 @@ log = logging.getLogger("tether.tracking")
 HITS = cast(Table, TrackingHit.__table__)  # core inserts: no ORM objects on the hot path
 GROUP_ROWS = 2000  # hits one transaction takes at most
 BATCH = 500  # hits the processor judges in one transaction
+MAX_ADDRESSES = 1000  # of each of an event's To, Cc and Bcc (domain/events.py)
 EVENT_TYPES = {tracking.Kind.OPEN: "email.opened", tracking.Kind.CLICK: "email.clicked",
                tracking.Kind.DOWNLOAD: "email.downloaded"}
 
@@ -386,13 +389,13 @@ class TrackingProcessor:
         elif kind is tracking.Kind.DOWNLOAD:
             payload["file_name"] = files.get((hit.delivery_id, n))
         try:
-            event = events.parse_event(payload)
-            wrong = problems(event)
-        except ValueError as exc:  # pydantic's ValidationError is one
-            wrong = [("event", str(exc))]
-        if wrong:
+            wrong = problems(events.parse_event(payload))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            wrong = [(join("", first["loc"]), first["msg"])]
+        if wrong:  # not expected: what Tether stored makes a valid event
             name, what = wrong[0]
-            return verdict, [*evidence, f"no event: its {name} {what}"][:20], None
+            return verdict, [*evidence, f"no event: its {name}: {what}"][:20], None
         return verdict, evidence, {
             "workspace_id": sent.workspace_id, "id": payload["id"],
             "membership_id": sent.membership_id, "type": payload["type"],
@@ -419,22 +422,45 @@ def _as_domain(hit: TrackingHit, accepted_at: dt.datetime | None) -> tracking.Hi
 
 
 def _sent(db: Session, delivery_ids: Sequence[int]) -> dict[int, _Sent]:
-    rows = db.execute(
-        select(MessageDelivery.id, MessageDelivery.workspace_id, MessageDelivery.recipient,
-               MessageDelivery.accepted_at, MessageDelivery.subject,
-               OutboundMessage.membership_id, OutboundMessage.message_id,
+    """The deliveries, and their messages read once each (a message to many recipients
+    carries them all: read per delivery, they would be decoded again for each)."""
+    deliveries = db.execute(
+        select(MessageDelivery.id, MessageDelivery.workspace_id, MessageDelivery.message_pk,
+               MessageDelivery.recipient, MessageDelivery.accepted_at, MessageDelivery.subject)
+        .where(MessageDelivery.id.in_(delivery_ids))).all()
+    messages = {r.id: r for r in db.execute(
+        select(OutboundMessage.id, OutboundMessage.membership_id, OutboundMessage.message_id,
                OutboundMessage.thread_id, OutboundMessage.to, OutboundMessage.cc,
                OutboundMessage.bcc, OutboundMessage.in_reply_to, User.email)
-        .join(OutboundMessage, OutboundMessage.id == MessageDelivery.message_pk)
         .join(Membership, Membership.id == OutboundMessage.membership_id)
         .join(User, User.id == Membership.user_id)
-        .where(MessageDelivery.id.in_(delivery_ids)))
-    return {r.id: _Sent(r.workspace_id, r.membership_id, r.email, r.recipient, r.accepted_at,
-                        r.subject, {"id": r.message_id, "thread_id": r.thread_id,
-                                    "to": list(r.to or []), "cc": list(r.cc or []),
-                                    "bcc": list(r.bcc or []),
-                                    "is_reply": bool(r.in_reply_to), "sent_via": "tether"})
-            for r in rows}
+        .where(OutboundMessage.id.in_(sorted({d.message_pk for d in deliveries}))))}
+    found: dict[int, _Sent] = {}
+    for d in deliveries:
+        m = messages.get(d.message_pk)
+        if m is None:
+            continue
+        found[d.id] = _Sent(d.workspace_id, m.membership_id, m.email, d.recipient,
+                            d.accepted_at, d.subject, {
+                                "id": m.message_id, "thread_id": m.thread_id,
+                                "to": _bounded(m.to, d.recipient),
+                                "cc": _bounded(m.cc, d.recipient),
+                                "bcc": _bounded(m.bcc, d.recipient),
+                                "is_reply": bool(m.in_reply_to),
+                                "sent_via": "tether"})
+    return found
+
+
+def _bounded(addresses: list[Any] | None, recipient: str) -> list[str]:
+    """At most MAX_ADDRESSES of a message's addresses (an event's limit), this recipient's
+    kept: where it stood (To, Cc or Bcc) is part of what the planner reads."""
+    found = [str(a) for a in addresses or []]
+    if len(found) <= MAX_ADDRESSES:
+        return found
+    kept = found[:MAX_ADDRESSES - 1]
+    if recipient in found and recipient not in kept:
+        kept.append(recipient)
+    return kept
 
 
 def _links(db: Session, delivery_ids: Sequence[int]

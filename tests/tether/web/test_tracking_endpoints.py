@@ -299,3 +299,16 @@ def test_two_processors_at_once_store_each_event_once(env: Env) -> None:
     assert all(h.judged and h.event_id == f"hit-{h.id}" for h in hits)
     assert len(stored_events(env)) == 20
     assert sum(judged) >= 20  # every hit judged by one of them (on SQLite, perhaps both)
+
+
+def test_a_message_to_more_addresses_than_an_event_holds_still_makes_events(env: Env) -> None:
+    crowd = [f"p{i}@globex.example" for i in range(1100)] + [JOE]
+    with env.sessions() as db:
+        db.execute(update(OutboundMessage).where(OutboundMessage.id == env.sent.message_pk)
+                   .values(to=crowd))
+        db.commit()
+    env.world.client.get(env.url(tr.Kind.OPEN, JOE), headers={"user-agent": FIREFOX})
+    assert env.judge_all() == 1
+    [payload] = stored_events(env).values()
+    assert len(payload["message"]["to"]) == 1000 and JOE in payload["message"]["to"]
+    assert problems(events.parse_event(payload)) == []
