@@ -355,6 +355,11 @@ class LocalMailServer:
         if self._pymap is not None and self._loop is not None:
             self._loop.run(self._stop_pymap())
 
+    def imap_log(self) -> str:
+        """The end of Dovecot's log (pymap logs through `logging`), for a failing test."""
+        log = self._state / "dovecot.log" if self._state else None
+        return log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
+
     def _resolve_backend(self) -> Literal["dovecot", "pymap"]:
         if self.imap_backend == "auto":
             return "dovecot" if dovecot_binary() else "pymap"
@@ -414,7 +419,8 @@ class LocalMailServer:
         now = time.time()
         name = f"{int(now)}.M{int(now * 1e6) % 1_000_000}P{os.getpid()}Q{next(_names)}.tether"
         tmp = path / "tmp" / name
-        tmp.write_bytes(raw.replace(b"\r\n", b"\n"))
+        # As received, CRLF (Dovecot reads either ending).
+        tmp.write_bytes(raw)
         self._own(tmp)
         os.rename(tmp, path / "cur" / f"{name}:2,S" if seen else path / "new" / name)
 

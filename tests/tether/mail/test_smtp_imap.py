@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from dataclasses import replace
 
 import pytest
+from imapclient import IMAPClient
 
 from tests.mail_fixtures import MakeLocalMail
 from tether.mail import MailCheckError, imap, mime, smtp
@@ -291,3 +293,28 @@ def test_imap_restarts_on_the_same_port(mail: LocalMailServer) -> None:
     mail.start_imap()
     assert mail.imap_port == port
     assert imap.find_message_ids(imap_server(mail), "Sent", [message_id]) == {message_id}
+
+
+def test_idle_sees_a_delivery(mail: LocalMailServer) -> None:
+    mail.add_user(ANN, "ann-pass")
+    client = IMAPClient("127.0.0.1", port=mail.imap_port, ssl=False, timeout=10)
+    try:
+        client.login(ANN, "ann-pass")
+        client.select_folder("INBOX")
+        client.idle()
+        message_id, raw = message()
+        assert deliver(smtp_server(mail), raw)[0].status == "accepted"
+        deadline = time.monotonic() + 10
+        responses: list[tuple[object, ...]] = []
+        while time.monotonic() < deadline and not any(r[1:2] == (b"EXISTS",)
+                                                      for r in responses):
+            responses += client.idle_check(timeout=1)
+        assert (1, b"EXISTS") in [r[:2] for r in responses], (responses, mail.imap_log())
+        client.idle_done()
+        uids = client.search(["HEADER", "Message-ID", message_id])
+        fetched = client.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (SUBJECT)]"])
+        # pymap serves Maildir messages with bare LF line ends (Dovecot with CRLF).
+        assert [d[b"BODY[HEADER.FIELDS (SUBJECT)]"].replace(b"\r\n", b"\n")
+                for d in fetched.values()] == [b"Subject: Hello 1\n\n"]
+    finally:
+        client.logout()
