@@ -88,7 +88,7 @@ def run(name: str, url: str, messages: int, clients: int, work: Path) -> dict[st
         r = httpx.put(f"{base}/api/v1/mailbox", headers=headers, timeout=60, json={
             "address": ADMIN, "smtp": {**endpoint, "port": mail.smtp_port},
             "imap": {**endpoint, "port": mail.imap_port}, "daily_cap": 100_000,
-            "per_minute": 100_000})
+            "per_minute": 10_000})
         r.raise_for_status()
         latencies: list[float] = []
         ids: list[str] = []

@@ -45,7 +45,11 @@ def tracking_key(secret_key: str) -> bytes:
 def sign(key: bytes, kind: Kind, delivery_id: int, link_n: int = 0) -> str:
     payload = _PAYLOAD.pack(delivery_id, link_n)
     mac = hmac.new(key, kind.value.encode() + payload, hashlib.sha256).digest()[:_MAC_BYTES]
-    return base64.urlsafe_b64encode(payload + mac).rstrip(b"=").decode()
+    return _encode(payload + mac)
+
+
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def verify(key: bytes, kind: Kind, token: str) -> tuple[int, int] | None:
@@ -56,8 +60,8 @@ def verify(key: bytes, kind: Kind, token: str) -> tuple[int, int] | None:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
         return None
-    if len(raw) != _PAYLOAD.size + _MAC_BYTES:
-        return None
+    if len(raw) != _PAYLOAD.size + _MAC_BYTES or _encode(raw) != token:
+        return None  # the second: base64's spare bits make other spellings of a token
     payload, mac = raw[:_PAYLOAD.size], raw[_PAYLOAD.size:]
     expected = hmac.new(key, kind.value.encode() + payload, hashlib.sha256).digest()
     if not hmac.compare_digest(mac, expected[:_MAC_BYTES]):

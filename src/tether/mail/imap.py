@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import imaplib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -19,8 +19,8 @@ from imapclient.exceptions import LoginError  # type: ignore[import-untyped]
 
 from tether.mail import Endpoint, MailCheckError, classify, tls_context
 
-__all__ = ["MailCheckError", "Server", "aappend", "acheck_login", "afind_message_ids",
-           "append", "check_login", "find_message_ids"]
+__all__ = ["MailCheckError", "Server", "aappend", "aappend_all", "acheck_login",
+           "afind_message_ids", "append", "append_all", "check_login", "find_message_ids"]
 
 SERVICE = "IMAP"
 
@@ -112,11 +112,20 @@ def check_login(server: Server, sent_folder: str) -> None:
 
 
 def append(server: Server, folder: str, raw: bytes, *, seen: bool = True) -> None:
+    append_all(server, folder, [raw], seen=seen)
+
+
+def append_all(server: Server, folder: str, raws: Sequence[bytes], *,
+               seen: bool = True) -> None:
+    """Each message appended to the folder, in order, over one login."""
     with _session(server) as client:
         try:
             if not client.folder_exists(folder):
                 raise _missing_folder(client, folder)
-            client.append(folder, raw, flags=[SEEN] if seen else [])
+            for raw in raws:
+                client.append(folder, raw, flags=[SEEN] if seen else [])
+        except MailCheckError:
+            raise
         except Exception as exc:
             raise _check_error(server, exc) from exc
 
@@ -165,6 +174,11 @@ async def acheck_login(server: Server, sent_folder: str) -> None:
 
 async def aappend(server: Server, folder: str, raw: bytes, *, seen: bool = True) -> None:
     await asyncio.to_thread(append, server, folder, raw, seen=seen)
+
+
+async def aappend_all(server: Server, folder: str, raws: Sequence[bytes], *,
+                      seen: bool = True) -> None:
+    await asyncio.to_thread(append_all, server, folder, list(raws), seen=seen)
 
 
 async def afind_message_ids(server: Server, folder: str,

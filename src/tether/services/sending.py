@@ -236,36 +236,32 @@ class Sender:
                 return None  # the rest waits for the cap
         return None
 
-    async def send_one(self, message_pk: str, session: smtp.Session | None = None) -> None:
-        work = await asyncio.to_thread(self._load, message_pk)
+    async def _attempt(self, work: _Work, session: smtp.Session, inbox: imap.Server) -> bool:
+        """One try of a claimed message; True when every delivery is settled (it is then
+        completed with the others of its batch), else it waits or has failed."""
         message, mailbox = work.message, work.mailbox
         attempt = message.attempts
         if mailbox is None:
-            await asyncio.to_thread(self._save, message_pk, attempt, status="failed",
+            await asyncio.to_thread(self._save, message.id, attempt, status="failed",
                                     lease_until=None, error="the mailbox was removed")
-            return
+            return False
         wait = await asyncio.to_thread(self._wait_for_cap, work)
         if wait is not None:
-            await asyncio.to_thread(self._save, message_pk, attempt, status="queued",
+            await asyncio.to_thread(self._save, message.id, attempt, status="queued",
                                     lease_until=None, next_attempt_at=wait[0],
                                     waiting_reason=wait[1], attempts=attempt - 1)
-            return
-        out, inbox = mailboxes.servers(self.vault, mailbox, self.settings.smtp_timeout,
-                                       self.settings.mail_tls_verify)
+            return False
         stopped: str | None
         if not await self._settle_doubtful(work, inbox):
             stopped = "the Sent folder could not be read to check an earlier try"
-        elif session is not None:
-            stopped = await self._deliver_all(work, session)
         else:
-            async with smtp.Session(out) as own:
-                stopped = await self._deliver_all(work, own)
-        await self._finish(work, inbox, stopped)
+            stopped = await self._deliver_all(work, session)
+        return await self._settled(work, stopped)
 
-    async def _finish(self, work: _Work, inbox: imap.Server, stopped: str | None) -> None:
-        """Every delivery settled: the Sent copy and the events.  Else the message waits: for
-        its cap (stopped None), or to be tried again, or, out of tries, it gives up on what is
-        left, saying the last reply."""
+    async def _settled(self, work: _Work, stopped: str | None) -> bool:
+        """True when every delivery is settled.  Else the message waits: for its cap (stopped
+        None), or to be tried again; out of tries, it gives up on what is left, saying the
+        last reply."""
         message, attempt = work.message, work.message.attempts
         open_ = [d for d in work.deliveries if d.state in ("queued", *DOUBTFUL)]
         if open_ and stopped is not None and attempt >= self.settings.send_max_attempts:
@@ -274,43 +270,41 @@ class Sender:
                     self._set_delivery, work, d, state="failed",
                     smtp_reply=f"gave up after {attempt} tries: {d.smtp_reply or stopped}")
             open_ = []
-        if open_:
-            wait = await asyncio.to_thread(self._wait_for_cap, work)
-            if stopped is None and wait is not None:
-                at, why = wait
-            else:
-                delay = min(self.settings.send_retry_max_seconds,
-                            2.0 ** min(attempt, 10)) * (0.5 + random.random() / 2)
-                at, why = utcnow() + dt.timedelta(seconds=delay), f"retrying: {stopped}"
-            await asyncio.to_thread(self._save, message.id, attempt, status="queued",
-                                    lease_until=None, next_attempt_at=at,
-                                    waiting_reason=why, error=stopped)
-            return
-        note = None
-        mailbox = work.mailbox
-        assert mailbox is not None
-        if any(d.state == "accepted" for d in work.deliveries) \
-                and not mailbox.provider_saves_sent and message.sent_copy is None:
-            note = await self._append_sent(work, inbox)
-        await asyncio.to_thread(self._complete, work, note)
-        if self.on_events is not None:
-            self.on_events()
+        if not open_:
+            return True
+        wait = await asyncio.to_thread(self._wait_for_cap, work)
+        if stopped is None and wait is not None:
+            at, why = wait
+        else:
+            delay = min(self.settings.send_retry_max_seconds,
+                        2.0 ** min(attempt, 10)) * (0.5 + random.random() / 2)
+            at, why = utcnow() + dt.timedelta(seconds=delay), f"retrying: {stopped}"
+        await asyncio.to_thread(self._save, message.id, attempt, status="queued",
+                                lease_until=None, next_attempt_at=at, waiting_reason=why,
+                                error=stopped)
+        return False
 
-    async def _append_sent(self, work: _Work, inbox: imap.Server) -> str | None:
-        """The Sent copy appended once (a copy already there, from a try that died after
-        appending, is not appended again).  Answers a note when it could not be."""
-        mailbox = work.mailbox
-        assert mailbox is not None
-        message = work.message
+    async def _append_sent(self, works: list[_Work], inbox: imap.Server) -> dict[str, str]:
+        """The Sent copies of settled messages appended over one login, once each (a copy
+        already there, from a try that died after appending, is not appended again).
+        Answers a note for each message whose copy could not be."""
+        mailbox = works[0].mailbox if works else None
+        need = [w for w in works if mailbox is not None and not mailbox.provider_saves_sent
+                and w.message.sent_copy is None
+                and any(d.state == "accepted" for d in w.deliveries)]
+        if not need or mailbox is None:
+            return {}
         try:
-            if work.message.attempts > 1 and await imap.afind_message_ids(
-                    inbox, mailbox.sent_folder, [message.message_id]):
-                return None
-            await imap.aappend(inbox, mailbox.sent_folder,
-                               copies.sent_copy(message, work.deliveries[0]))
+            retried = [w.message.message_id for w in need if w.message.attempts > 1]
+            there = await imap.afind_message_ids(inbox, mailbox.sent_folder, retried) \
+                if retried else set()
+            await imap.aappend_all(inbox, mailbox.sent_folder, [
+                copies.sent_copy(w.message, w.deliveries[0]) for w in need
+                if w.message.message_id not in there])
         except Exception as exc:  # the mail went out; say the copy did not
-            return f"sent, but the copy for the Sent folder could not be saved: {exc}"
-        return None
+            note = f"sent, but the copy for the Sent folder could not be saved: {exc}"
+            return {w.message.id: note for w in need}
+        return {}
 
     def _complete(self, work: _Work, note: str | None) -> None:
         message = work.message
@@ -363,23 +357,32 @@ class Sender:
         return len(claimed)
 
     async def _mailbox_batch(self, message_pks: list[str]) -> None:
-        """One mailbox's messages, one after the other (its caps hold), over one connection."""
-        session: smtp.Session | None = None
-        stack = contextlib.AsyncExitStack()
-        async with stack:
-            for message_pk in message_pks:
+        """One mailbox's messages, one after the other (its caps hold), over one SMTP
+        connection; then their Sent copies over one IMAP login, and their completion."""
+        works = [await asyncio.to_thread(self._load, pk) for pk in message_pks]
+        mailbox = next((w.mailbox for w in works if w.mailbox is not None), None)
+        if mailbox is None:
+            for work in works:
+                await asyncio.to_thread(self._save, work.message.id, work.message.attempts,
+                                        status="failed", lease_until=None,
+                                        error="the mailbox was removed")
+            return
+        out, inbox = mailboxes.servers(self.vault, mailbox, self.settings.smtp_timeout,
+                                       self.settings.mail_tls_verify)
+        ready: list[_Work] = []
+        async with smtp.Session(out) as session:
+            for work in works:
                 try:
-                    if session is None:
-                        work = await asyncio.to_thread(self._load, message_pk)
-                        if work.mailbox is not None:
-                            out, _ = mailboxes.servers(self.vault, work.mailbox,
-                                                       self.settings.smtp_timeout,
-                                                       self.settings.mail_tls_verify)
-                            session = await stack.enter_async_context(smtp.Session(out))
-                    await self.send_one(message_pk, session)
+                    if await self._attempt(work, session, inbox):
+                        ready.append(work)
                 except Exception as exc:  # one message's trouble must not stop the others
-                    log.exception("sending message %s failed; it is retried", message_pk)
-                    await asyncio.to_thread(self._release, message_pk, exc)
+                    log.exception("sending message %s failed; it is retried", work.message.id)
+                    await asyncio.to_thread(self._release, work.message.id, exc)
+        notes = await self._append_sent(ready, inbox)
+        for work in ready:
+            await asyncio.to_thread(self._complete, work, notes.get(work.message.id))
+        if ready and self.on_events is not None:
+            self.on_events()
 
     async def run_forever(self) -> None:
         while True:
