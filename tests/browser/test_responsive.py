@@ -173,7 +173,9 @@ def test_pages_fit_a_laptop_and_a_phone(dashboard: Tether, browser: Browser,
              "members": "/app/members", "role": role_url.replace(base, ""),
              "integrations": "/app/integrations", "settings": "/app/settings",
              "usage": "/app/usage", "account": "/app/account", "people": "/app/people?q=glo",
-             "templates": "/app/templates", "sidebar": "/app/sidebar?email=jane@globex.example"}
+             "templates": "/app/templates", "sidebar": "/app/sidebar?email=jane@globex.example",
+             "mailbox": "/app/mailbox", "compose": "/app/compose?to=jane@globex.example",
+             "outbox": "/app/outbox"}
     for device, (width, height) in WIDTHS.items():
         context = browser.new_context(ignore_https_errors=True,
                                       viewport={"width": width, "height": height})

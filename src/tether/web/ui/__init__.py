@@ -9,8 +9,11 @@ from tether.services.errors import ServiceError
 from tether.web.ui import (
     activity,
     auth,
+    compose_page,
     integrations,
+    mailbox_page,
     members,
+    outbox_page,
     settings,
     sidebar,
     templates_page,
@@ -20,7 +23,8 @@ from tether.web.ui.common import HERE, SignInRequired, templates
 
 ROUTERS: list[APIRouter] = [auth.router, activity.router, integrations.router,
                             members.router, settings.router, sidebar.router, templates_page.router,
-                            usage.router]
+                            usage.router, mailbox_page.router, compose_page.router,
+                            outbox_page.router]
 TITLES = {401: "Please sign in", 403: "Not allowed", 404: "Not found"}
 
 __all__ = ["HERE", "ROUTERS", "SignInRequired", "error_page", "is_page"]
