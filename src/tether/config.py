@@ -109,9 +109,10 @@ class Settings(BaseSettings):
                                    "server answers with a transient error before it fails")
     send_retry_max_seconds: float = Field(default=300.0, gt=0, description="Longest wait "
                                           "between two tries of a send")
-    tracking_settle_seconds: float = Field(default=3.0, ge=0, description="How long a "
+    tracking_settle_seconds: float = Field(default=6.0, ge=0, description="How long a "
                                            "tracking hit waits before it is judged, so hits "
-                                           "that arrive together are judged together")
+                                           "that arrive together are judged together (longer"
+                                           " than the 5 s a burst of clicks is looked for)")
     scanner_click_seconds: float = Field(default=10.0, ge=0, description="A click this soon "
                                          "after delivery is a link scanner's")
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="The "

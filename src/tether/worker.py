@@ -47,4 +47,5 @@ def build_worker(sessions: sessionmaker[Session], vault: Vault, settings: Settin
         on_tick=sync_service.schedule_due if settings.schedule_syncs else None)
     pipeline = ActivityPipeline(sessions, vault, settings)
     sender = Sender(sessions, vault, settings, on_events=pipeline.wakeup.set)
-    return Worker(runner, pipeline, sender, TrackingProcessor(sessions, settings))
+    return Worker(runner, pipeline, sender, TrackingProcessor(
+        sessions, settings, on_events=pipeline.wakeup.set))

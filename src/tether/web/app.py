@@ -121,6 +121,8 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
         return {"status": "ok"}
 
     app.mount("/static", StaticFiles(directory=ui.HERE / "static"), name="static")
+    # First: every open and click is matched against the routes before it, ~20 µs each.
+    app.include_router(tracking_web.router)
     for router in ui.ROUTERS:
         app.include_router(router)
     app.include_router(workspace.router)
@@ -129,7 +131,6 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     app.include_router(people.router)
     app.include_router(templates.router)
     app.include_router(mail.router)
-    app.include_router(tracking_web.router)
     app.include_router(webhooks.router)
     app.include_router(oauth_callback.router)
     # Pure ASGI middlewares; the last added runs first (outermost).

@@ -4,18 +4,15 @@ downloads (CONTRACTS: "Mailbox and messages")."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tether.services import mailboxes, messages
+from tether.services import files, mailboxes, messages
 from tether.services.autocreate import Decision
-from tether.services.errors import Invalid
 from tether.services.records import Deps
-from tether.store.models import TrackedFile, iso
 from tether.web.deps import Db, Me, State
 from tether.web.strict import StrictRoute
 
@@ -156,26 +153,12 @@ def cancel_message(message_pk: str, db: Db, actor: Me) -> dict[str, Any]:
 
 
 @router.post("/files", status_code=201)
-async def upload_file(request: Request, file: UploadFile, app: State, actor: Me
-                      ) -> JSONResponse:
+async def upload_file(file: UploadFile, app: State, actor: Me) -> JSONResponse:
     """A file for tracked downloads: linked from messages through /t/d/…, each download
     recorded per recipient."""
-    limit = app.settings.max_upload_bytes
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise Invalid(f"file: at most {limit:,} bytes", "file")
-    if not data:
-        raise Invalid("file: the file is empty", "file")
-    name = (file.filename or "file").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255]
-    if not name or any(ord(c) < 32 for c in name):
-        raise Invalid("file: a file name without control characters", "file")
-    row = TrackedFile(workspace_id=actor.workspace_id, membership_id=actor.membership_id,
-                      name=name, content_type=(file.content_type or "application/octet-stream")
-                      [:100], size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                      data=data)
+    data = await file.read(app.settings.max_upload_bytes + 1)
     with app.sessions() as db:
-        db.add(row)
+        out = files.store(db, actor, filename=file.filename, content_type=file.content_type,
+                          data=data, limit=app.settings.max_upload_bytes)
         db.commit()
-        return JSONResponse({"id": row.id, "name": row.name, "size": row.size,
-                             "content_type": row.content_type,
-                             "created_at": iso(row.created_at)}, status_code=201)
+    return JSONResponse(out, status_code=201)
