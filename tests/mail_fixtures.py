@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
@@ -15,15 +17,20 @@ MakeLocalMail = Callable[..., LocalMailServer]
 
 
 @pytest.fixture
-def make_local_mail(tmp_path: Path) -> Iterator[MakeLocalMail]:
+def make_local_mail() -> Iterator[MakeLocalMail]:
     """Starts LocalMailServers (each on its own Maildir tree), stopped after the test.
     imap_backend="dovecot" skips the test when Dovecot is not installed."""
     started: list[LocalMailServer] = []
+    roots: list[Path] = []
 
     def make(imap_backend: Backend = "auto", *, tls: bool = False) -> LocalMailServer:
         if imap_backend == "dovecot" and dovecot_binary() is None:
             pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd)")
-        server = LocalMailServer(tmp_path / f"mail{len(started)}", imap_backend=imap_backend,
+        # Not under pytest's temp tree: as root, Dovecot reads the Maildirs as the mail user,
+        # and another pytest run on the machine makes /tmp/pytest-of-root 0700 again.
+        root = Path(tempfile.mkdtemp(prefix="tether-mail-"))
+        roots.append(root)
+        server = LocalMailServer(root / "mail", imap_backend=imap_backend,
                                  tls=tls)
         server.start()
         started.append(server)
@@ -32,9 +39,11 @@ def make_local_mail(tmp_path: Path) -> Iterator[MakeLocalMail]:
     yield make
     for server in started:
         server.stop()
+    for root in roots:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
 def local_mail(make_local_mail: MakeLocalMail) -> LocalMailServer:
-    """A started LocalMailServer on this test's tmp_path (IMAP: Dovecot when installed)."""
+    """A started LocalMailServer on a fresh Maildir tree (IMAP: Dovecot when installed)."""
     return make_local_mail()

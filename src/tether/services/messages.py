@@ -115,7 +115,10 @@ def _content(db: Session, actor: Actor, data: Compose) -> tuple[str, str, str | 
     if "\r" in subject or "\n" in subject:
         raise Invalid("subject: must be one line", "subject")
     templates.check(db, actor.workspace_id, subject, body)
-    return subject, body, data.body_text
+    text = data.body_text
+    if text is not None and "{{" in text:
+        text = None  # variables are filled per recipient: derived from each one's HTML
+    return subject, body, text
 
 
 def _escape(text: str) -> str:
@@ -286,15 +289,17 @@ def get(db: Session, actor: Actor, message_pk: str) -> dict[str, Any]:
 
 def queue(db: Session, actor: Actor, *, limit: int = 100) -> dict[str, Any]:
     """The sender's messages, newest first, and how many are in each status."""
-    rows = db.scalars(select(OutboundMessage).where(
+    rows = list(db.scalars(select(OutboundMessage).where(
         OutboundMessage.workspace_id == actor.workspace_id,
         OutboundMessage.membership_id == actor.membership_id)
-        .order_by(OutboundMessage.created_at.desc()).limit(limit))
+        .order_by(OutboundMessage.created_at.desc()).limit(limit)))
     counts = dict(db.execute(select(OutboundMessage.status, func.count()).where(
         OutboundMessage.workspace_id == actor.workspace_id,
         OutboundMessage.membership_id == actor.membership_id)
         .group_by(OutboundMessage.status)).all())
+    # The subject as written: each recipient's may differ (a template's variables).
     return {"items": [{"id": r.id, "message_id": r.message_id, "subject": r.subject,
+                       "created_at": iso(r.created_at),
                        "to": r.to, "status": r.status, "attempts": r.attempts,
                        "send_at": iso(r.send_at) if r.send_at else None,
                        "sent_at": iso(r.sent_at) if r.sent_at else None,

@@ -55,6 +55,7 @@ log = logging.getLogger("tether.sending")
 CLAIM = 50
 DOUBTFUL = ("sending", "unknown")
 SNIPPET = 500
+DISCONNECTED = "the mailbox was disconnected before it was sent"
 LOST = ("the server's answer was lost after the message was handed over, and this mailbox's "
         "provider does not keep sent mail, so Tether cannot tell whether it arrived; it is "
         "not sent again, so that it cannot arrive twice")
@@ -243,7 +244,7 @@ class Sender:
         attempt = message.attempts
         if mailbox is None:
             await asyncio.to_thread(self._save, message.id, attempt, status="failed",
-                                    lease_until=None, error="the mailbox was removed")
+                                    lease_until=None, error=DISCONNECTED)
             return False
         wait = await asyncio.to_thread(self._wait_for_cap, work)
         if wait is not None:
@@ -352,7 +353,7 @@ class Sender:
             for message_pk, mailbox_id in db.execute(select(
                     OutboundMessage.id, OutboundMessage.mailbox_id).where(
                     OutboundMessage.id.in_(claimed))):
-                by_mailbox[mailbox_id].append(message_pk)
+                by_mailbox[mailbox_id or ""].append(message_pk)
         await asyncio.gather(*(self._mailbox_batch(ids) for ids in by_mailbox.values()))
         return len(claimed)
 
@@ -365,7 +366,7 @@ class Sender:
             for work in works:
                 await asyncio.to_thread(self._save, work.message.id, work.message.attempts,
                                         status="failed", lease_until=None,
-                                        error="the mailbox was removed")
+                                        error=DISCONNECTED)
             return
         out, inbox = mailboxes.servers(self.vault, mailbox, self.settings.smtp_timeout,
                                        self.settings.mail_tls_verify)

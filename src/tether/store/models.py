@@ -556,7 +556,9 @@ class OutboundMessage(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     membership_id: Mapped[str] = mapped_column(ForeignKey("membership.id", ondelete="CASCADE"))
-    mailbox_id: Mapped[str] = mapped_column(ForeignKey("mailbox.id", ondelete="CASCADE"))
+    # Kept when the mailbox is disconnected (the sender fails what had not gone yet).
+    mailbox_id: Mapped[str | None] = mapped_column(ForeignKey("mailbox.id",
+                                                              ondelete="SET NULL"))
     message_id: Mapped[str] = mapped_column(String(300), unique=True)  # <…@tether domain>
     thread_id: Mapped[str] = mapped_column(String(300))
     in_reply_to: Mapped[str | None] = mapped_column(String(300))
