@@ -15,7 +15,10 @@ falls but that figure holds, and one core's worth is 1,000,000 / (µs a hit) hit
 
     uv run python bench/tracking_bench.py [--db sqlite,postgresql] [--seconds 10]
                                           [--connections 32] [--rate 2000] [--no-worker]
-                                          [--as-wired]
+
+--no-worker: the web process alone (`tether serve --no-worker`, the tracking processor and
+the activity pipeline in a `tether worker` of their own); without it, the embedded default,
+where the worker shares the web process's core.
 
 Target (issue: Tracking): >= 2,000 hits/s on 2 cores with p99 <= 50 ms.  Figures are
 printed, never asserted.
@@ -70,26 +73,15 @@ CLICK_SHARE = 0.3  # of requests; the rest are opens
 # -- the server (a child process) ---------------------------------------------------------------
 def serve_child() -> None:
     """Tether's app as `tether serve` runs it (uvicorn, httptools and uvloop, no access log),
-    with the tracking routes, on a free port; prints where it listens."""
+    as create_app wires it (opens and clicks ahead of the middleware stack), on a free port;
+    prints where it listens."""
     import uvicorn
 
     from tether.net import listen
-    from tether.web import tracking as web_tracking
     from tether.web.app import create_app
 
     settings = Settings()
     app = create_app(settings, embedded_worker=os.environ.get("BENCH_WORKER") == "1")
-    routes = app.router.routes
-    at = next((i for i, r in enumerate(routes)
-               if getattr(r, "original_router", None) is web_tracking.router), None)
-    print(f"tracking routes matched {'not at all' if at is None else f'at {at + 1}'} of "
-          f"{len(routes)} in create_app", flush=True)
-    if os.environ.get("BENCH_AS_WIRED") != "1":
-        # FastAPI matches in order, ~20 µs per router passed: the hot routes go first.
-        if at is not None:
-            routes.pop(at)
-        app.include_router(web_tracking.router)
-        routes.insert(0, routes.pop())
     sock = listen("127.0.0.1", 0)
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, loop="uvloop",
@@ -310,8 +302,7 @@ def bench(kind: str, args: argparse.Namespace) -> None:
         paths = seed(url, secret)
         env = {**os.environ, "TETHER_DATABASE_URL": url, "TETHER_SECRET_KEY": secret,
                "TETHER_DATA_DIR": str(tmp), "TETHER_SCHEDULE_SYNCS": "false",
-               "BENCH_WORKER": "0" if args.no_worker else "1",
-               "BENCH_AS_WIRED": "1" if args.as_wired else "0"}
+               "BENCH_WORKER": "0" if args.no_worker else "1"}
         proc, base = start(env)
         print(f"{kind}: {DELIVERIES:,} messages, {LINKS} links each; {args.connections} "
               f"connections, {args.seconds:g} s a run", flush=True)
@@ -346,8 +337,6 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000.0)
     parser.add_argument("--no-worker", action="store_true",
                         help="Serve without the embedded worker (`tether serve --no-worker`)")
-    parser.add_argument("--as-wired", action="store_true",
-                        help="Keep create_app's route order (default: tracking routes first)")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs", flush=True)
     for kind in args.db.split(","):

@@ -18,6 +18,8 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route, Router
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tether.domain.tracking import Kind, tracking_key, verify
 from tether.services import tracking
@@ -181,6 +183,33 @@ def _unsubscribe(state: AppState, delivery_id: int, how: str) -> str | None:
 def _recipient(state: AppState, delivery_id: int) -> str | None:
     with state.sessions() as db:
         return tracking.recipient_of(db, delivery_id)
+
+
+class HotPaths:
+    """Opens and clicks answered before the rest of the app: outermost (it is added last),
+    past the security headers, body limits, exception handling and FastAPI's routing, which
+    cost more than the hit itself.  Their answers carry no content to protect (a GIF, a
+    redirect, a 404): nosniff is added; everything else, downloads included, takes the full
+    stack."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.hot = Router(routes=[
+            Route("/t/o/{token}.gif", open_pixel, methods=["GET", "HEAD"]),
+            Route("/t/c/{token}", click, methods=["GET", "HEAD"])])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith(("/t/o/", "/t/c/")):
+            await self.app(scope, receive, send)
+            return
+
+        async def with_nosniff(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-content-type-options", b"nosniff")]
+            await send(message)
+        await self.hot(scope, receive, with_nosniff)
 
 
 router = APIRouter()
