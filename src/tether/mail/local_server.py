@@ -10,6 +10,8 @@ sender's handling of refusals, temporary failures, dropped connections and slow 
 Dovecot runs unprivileged from a generated configuration.  Its mail processes refuse to run as
 root, so when we are root the Maildir tree is handed to the `mail` user (and the directories
 above it get search permission for others): that is Dovecot's own rule, not a choice here.
+The "auto" backend therefore picks pymap as root when a directory above the Maildirs is closed
+to others (`tether demo`'s private data directory), rather than opening it.
 """
 
 from __future__ import annotations
@@ -362,7 +364,10 @@ class LocalMailServer:
 
     def _resolve_backend(self) -> Literal["dovecot", "pymap"]:
         if self.imap_backend == "auto":
-            return "dovecot" if dovecot_binary() else "pymap"
+            # As root, Dovecot would need search permission opened on the directories above
+            # the Maildirs (a private data directory among them); pymap needs nothing.
+            usable = dovecot_binary() and (os.geteuid() != 0 or not self._closed_parents())
+            return "dovecot" if usable else "pymap"
         if self.imap_backend == "dovecot" and not dovecot_binary():
             raise RuntimeError("Dovecot is not installed (no dovecot on PATH or in /usr/sbin)")
         return self.imap_backend
@@ -440,13 +445,15 @@ class LocalMailServer:
         if self._owner is not None:
             os.chown(path, *self._owner)
 
+    def _closed_parents(self) -> list[Path]:
+        return [parent for parent in self.root.resolve().parents
+                if not parent.stat().st_mode & stat.S_IXOTH]
+
     def _hand_tree_to_mail_user(self) -> None:
         entry = _system_user("mail", "nobody")
         self._owner = (entry.pw_uid, entry.pw_gid)
-        for parent in self.root.resolve().parents:
-            mode = parent.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                parent.chmod(mode | stat.S_IXOTH)
+        for parent in self._closed_parents():
+            parent.chmod(parent.stat().st_mode | stat.S_IXOTH)
         self._own(self.root)
         for dirpath, dirnames, filenames in os.walk(self.root):
             for name in dirnames + filenames:

@@ -176,8 +176,9 @@ def test_a_rep_is_shown_only_the_pages_they_may_open(quiet: World) -> None:
     assert all(rep.get(href).status_code == 200 for href in links)
     sign_in(quiet.client, ADMIN)
     assert nav(quiet.client.get("/app/activity").text) == [
-        "/app/people", "/app/templates", "/app/integrations", "/app/members", "/app/settings",
-        "/app/activity", "/app/usage", "/app/syncs"]
+        "/app/people", "/app/compose", "/app/outbox", "/app/templates", "/app/mailbox",
+        "/app/integrations", "/app/members", "/app/settings", "/app/activity", "/app/usage",
+        "/app/syncs"]
 
 
 def test_an_admin_is_sent_to_the_role_page_not_to_an_administrator(quiet: World) -> None:

@@ -186,12 +186,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["delivery_id"], ["message_delivery.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("delivery_id", "n"),
     )
-    with op.batch_alter_table("workspace", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "unsubscribe_links", sa.Boolean(), server_default=sa.text("false"), nullable=False
-            )
-        )
+    # A plain ADD COLUMN: in batch mode SQLite would copy the workspace table to add a column
+    # whose default is an expression.
+    op.add_column("workspace", sa.Column("unsubscribe_links", sa.Boolean(),
+                                         server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
