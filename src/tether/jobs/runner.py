@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from tether.jobs.queue import EmbeddedQueue, finish, renew
+from tether.jobs.rounds import run_rounds
 
 Handler = Callable[[dict[str, Any], str | None], Awaitable[None]]
 log = logging.getLogger("tether.jobs")
@@ -69,18 +70,15 @@ class EmbeddedRunner:
                 renew(db, job_id, attempt, self.lease)
                 db.commit()
 
+    async def drain(self) -> int:
+        """The scheduler's tick, then every job due; answers 0, as nothing is left."""
+        if self.on_tick is not None:
+            with self.sessions() as db:
+                self.on_tick(db)
+                db.commit()
+        while await self.run_once():
+            pass
+        return 0
+
     async def run_forever(self) -> None:
-        while True:
-            try:
-                if self.on_tick is not None:
-                    with self.sessions() as db:
-                        self.on_tick(db)
-                        db.commit()
-                while await self.run_once():
-                    pass
-            except Exception:  # a database hiccup must not stop the worker for good
-                log.exception("worker loop error; retrying")
-                await asyncio.sleep(self.poll_seconds)
-            self.wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+        await run_rounds(self.drain, self.wakeup, self.poll_seconds, log)

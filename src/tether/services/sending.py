@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import random
@@ -35,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tether.config import Settings
 from tether.domain import tracking
+from tether.jobs.rounds import run_rounds
 from tether.mail import imap, mime, smtp
 from tether.security import Vault
 from tether.services import copies, events, mailboxes
@@ -386,19 +386,7 @@ class Sender:
             self.on_events()
 
     async def run_forever(self) -> None:
-        while True:
-            started = time.monotonic()
-            try:
-                busy = await self.step()
-            except Exception:  # a database hiccup must not stop the sender for good
-                log.exception("sender error; retrying")
-                busy = 0
-            if busy:
-                continue
-            self.wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=max(
-                    0.05, self.poll_seconds - (time.monotonic() - started)))
+        await run_rounds(self.step, self.wakeup, self.poll_seconds, log)
 
 
 def sent_events(work: _Work, accepted: list[MessageDelivery], sent_at: dt.datetime

@@ -9,11 +9,8 @@ nothing for an open; the judging happens later, in the worker, in batches.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
-import queue
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
@@ -30,7 +27,9 @@ from tether.domain import tracking
 from tether.domain.events import problems
 from tether.domain.exclusions import normalize_email
 from tether.domain.paths import join
+from tether.jobs.rounds import run_rounds
 from tether.services import events
+from tether.store.group_commit import GroupCommit
 from tether.store.models import (
     Membership,
     MessageDelivery,
@@ -131,95 +130,54 @@ class Targets:
 class _Job:
     row: dict[str, Any]
     link: LinkKey | None  # a click's or download's link, looked up in the same round
-    loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Target | None]
-    answer: Target | None = None  # where the link leads, once looked up
 
 
-class HitSink:
+class HitSink(GroupCommit[_Job]):
     """Group commit for hits: requests hand their row to one thread, which looks up the links
     of every request waiting (one query, and a cache), inserts their rows in one transaction,
     commits, and only then answers them.  Each hit is durable before its answer, and a burst
     costs one transaction, not one each."""
 
+    name = "tether-hit-sink"
+    limit = GROUP_ROWS
+
     def __init__(self, sessions: sessionmaker[Session],
                  on_stored: Callable[[], None] | None = None) -> None:
+        super().__init__()
         self.sessions = sessions
         self.on_stored = on_stored  # e.g. nudges the processor
         self.targets = Targets()  # touched by the sink's thread only
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     async def submit(self, row: dict[str, Any], link: LinkKey | None = None
                      ) -> Target | None:
         """Stores the hit and returns once it is committed; with ``link``, answers where the
         link leads, or None (then nothing is stored: the delivery has no such link, or not
         one this kind of hit can follow).  Raises if the database failed."""
-        self._ensure_thread()
-        loop = asyncio.get_running_loop()
-        job = _Job(row, link, loop, loop.create_future())
-        self._queue.put(job)
-        return await job.future
+        target: Target | None = await self._submit(lambda future: _Job(row, link, future))
+        return target
 
-    def close(self) -> None:
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join()
-
-    def _ensure_thread(self) -> None:
-        if self._thread is not None:
-            return
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="tether-hit-sink",
-                                                daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            jobs, stop = [first], False
-            while len(jobs) < GROUP_ROWS:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stop = True
-                    break
-                jobs.append(job)
-            self._store(jobs)
-            if stop:
-                return
-
-    def _store(self, jobs: list[_Job]) -> None:
-        error: BaseException | None = None
+    def store(self, jobs: list[_Job]) -> None:
+        answers: dict[int, Target | None] = {}
         try:
             with self.sessions() as db:
                 found = self._look_up(db, [job.link for job in jobs if job.link is not None])
-                for job in jobs:
+                for i, job in enumerate(jobs):
                     if job.link is not None:
                         target = found.get(job.link)
-                        job.answer = target if target and target.serves(job.row["kind"]) \
+                        answers[i] = target if target and target.serves(job.row["kind"]) \
                             else None
-                rows = [job.row for job in jobs if job.link is None or job.answer is not None]
+                rows = [job.row for i, job in enumerate(jobs)
+                        if job.link is None or answers[i] is not None]
                 if rows:
                     db.execute(HITS.insert(), rows)
                     db.commit()
         except Exception as exc:
             log.exception("storing %d tracking hits failed", len(jobs))
-            error = exc
-        by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
-        for job in jobs:
-            by_loop.setdefault(job.loop, []).append(job)
-        for loop, items in by_loop.items():
-            loop.call_soon_threadsafe(_answer, items, error)
-        if error is None and self.on_stored is not None:
+            self.answer([(job, exc) for job in jobs])
+            return
+        self.answer([(job, answers.get(i)) for i, job in enumerate(jobs)])
+        if self.on_stored is not None:
             self.on_stored()
 
     def _look_up(self, db: Session, keys: list[LinkKey]) -> dict[LinkKey, Target]:
@@ -236,16 +194,6 @@ class HitSink:
                 self.targets.put(key, value)
                 found[key] = value
         return found
-
-
-def _answer(jobs: list[_Job], error: BaseException | None) -> None:
-    for job in jobs:
-        if job.future.done():  # the client went away
-            continue
-        if error is None:
-            job.future.set_result(job.answer)
-        else:
-            job.future.set_exception(error)
 
 
 # -- unsubscribes -----------------------------------------------------------------------------
@@ -402,17 +350,10 @@ class TrackingProcessor:
             "occurred_at": hit.at, "received_at": now, "payload": payload, "state": "new"}
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                busy = await asyncio.to_thread(self.step)
-            except Exception:  # a database hiccup must not stop the processor for good
-                log.exception("tracking processor error; retrying")
-                busy = 0
-            if busy >= BATCH:
-                continue
-            self.wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+        async def step() -> int:
+            return await asyncio.to_thread(self.step)
+        await run_rounds(step, self.wakeup, self.poll_seconds, log,
+                         again=lambda judged: judged >= BATCH)
 
 
 def _as_domain(hit: TrackingHit, accepted_at: dt.datetime | None) -> tracking.Hit:

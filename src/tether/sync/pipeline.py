@@ -8,12 +8,12 @@ cannot finish.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from tether.config import Settings
+from tether.jobs.rounds import run_rounds
 from tether.security import Vault
 from tether.services import planning
 from tether.sync.push import Writer
@@ -47,16 +47,6 @@ class ActivityPipeline:
 
     async def run_forever(self) -> None:
         try:
-            while True:
-                try:
-                    busy = await self.step()
-                except Exception:  # a database hiccup must not stop the pipeline for good
-                    log.exception("activity pipeline error; retrying")
-                    busy = 0
-                if busy:
-                    continue
-                self.wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+            await run_rounds(self.step, self.wakeup, self.poll_seconds, log)
         finally:
             await self.writer.aclose()

@@ -1,9 +1,8 @@
 """Group commit for ``POST /api/v1/events``.
 
-Requests hand their (parsed) body to one thread, which takes every request waiting, checks
-each one's API key and events, stores them all in one transaction, commits, and only then
-answers them: each event is durable before its 202, and a burst of requests costs one
-transaction and two thread hand-offs instead of a transaction and four hand-offs each.
+Requests hand their (parsed) body to one thread (store.group_commit), which takes every
+request waiting, checks each one's API key and events, stores them all in one transaction,
+commits, and only then answers them: each event is durable before its 202.
 A request that fails (bad key, bad event) is answered with its error and stores nothing;
 the others of its group are not affected.
 """
@@ -12,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tether.domain.events import DateWindow
 from tether.services import events
 from tether.services.workspaces import Actor, authenticate_api_key
+from tether.store.group_commit import GroupCommit
 
 log = logging.getLogger("tether.ingest")
 # Rows (events) one transaction takes at most; a request is never split.
@@ -34,65 +32,28 @@ class _Job:
     key: str
     raw: list[Any]
     single: bool
-    loop: asyncio.AbstractEventLoop
     future: asyncio.Future[list[str]]
 
 
-class EventSink:
+class EventSink(GroupCommit[_Job]):
+    name = "tether-event-sink"
+    limit = GROUP_ROWS
+
     def __init__(self, sessions: sessionmaker[Session],
                  window: Callable[[], DateWindow] | None = None) -> None:
+        super().__init__()
         self.sessions = sessions
         self.window = window  # the dates events may carry, as of now
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     async def submit(self, key: str, raw: list[Any], *, single: bool) -> list[str]:
         """The ids of the stored events, once committed; raises the request's error."""
-        self._ensure_thread()
-        loop = asyncio.get_running_loop()
-        job = _Job(key, raw, single, loop, loop.create_future())
-        self._queue.put(job)
-        return await job.future
+        ids: list[str] = await self._submit(lambda future: _Job(key, raw, single, future))
+        return ids
 
-    def close(self) -> None:
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join()
+    def weight(self, job: _Job) -> int:
+        return len(job.raw)
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None:
-            return
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="tether-event-sink",
-                                                daemon=True)
-                self._thread.start()
-
-    # -- the sink's thread ------------------------------------------------------------------
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            jobs, rows, stop = [first], len(first.raw), False
-            while rows < GROUP_ROWS:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stop = True
-                    break
-                jobs.append(job)
-                rows += len(job.raw)
-            self._store(jobs)
-            if stop:
-                return
-
-    def _store(self, jobs: list[_Job]) -> None:
+    def store(self, jobs: list[_Job]) -> None:
         answers: list[tuple[_Job, list[str] | BaseException]] = []
         try:
             with self.sessions() as db:
@@ -111,15 +72,11 @@ class EventSink:
         except Exception as exc:
             if len(jobs) > 1:  # the database failed the group: each request on its own
                 for job in jobs:
-                    self._store([job])
+                    self.store([job])
                 return
             log.exception("storing events failed")
             answers = [(jobs[0], exc)]
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any]]] = {}
-        for job, answer in answers:
-            by_loop.setdefault(job.loop, []).append((job, answer))
-        for loop, items in by_loop.items():
-            loop.call_soon_threadsafe(_answer, items)
+        self.answer(answers)
 
 
 class _Seen:
@@ -150,12 +107,3 @@ def _check(seen: _Seen, job: _Job) -> tuple[list[str], list[dict[str, Any]]]:
                            single=job.single)
     return [event.id for _, event, _ in parsed], rows
 
-
-def _answer(items: list[tuple[_Job, list[str] | BaseException]]) -> None:
-    for job, answer in items:
-        if job.future.done():  # the client went away
-            continue
-        if isinstance(answer, BaseException):
-            job.future.set_exception(answer)
-        else:
-            job.future.set_result(answer)

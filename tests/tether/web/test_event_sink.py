@@ -34,9 +34,9 @@ def _group(sink: EventSink, requests: list[tuple[str, list[Any]]]) -> list[Any]:
 
     async def run() -> list[Any]:
         loop = asyncio.get_running_loop()
-        jobs = [event_sink._Job(key, raw, False, loop, loop.create_future())
+        jobs = [event_sink._Job(key, raw, False, loop.create_future())
                 for key, raw in requests]
-        await asyncio.to_thread(sink._store, jobs)
+        await asyncio.to_thread(sink.store, jobs)
         return list(await asyncio.gather(*(j.future for j in jobs), return_exceptions=True))
 
     return asyncio.run(run())
