@@ -24,7 +24,8 @@ import pytest
 
 from sfemu import launch
 
-pytest_plugins = ["tests.mail_fixtures"]  # local_mail: a real SMTP and IMAP server
+pytest_plugins = ["tests.mail_fixtures",  # local_mail: a real SMTP and IMAP server
+                  "tests.calendar_fixtures"]  # local_calendar: a real CalDAV server
 
 _org_numbers = itertools.count(1)
 

@@ -29,6 +29,8 @@ def make_local_mail() -> Iterator[MakeLocalMail]:
         # Not under pytest's temp tree: as root, Dovecot reads the Maildirs as the mail user,
         # and another pytest run on the machine makes /tmp/pytest-of-root 0700 again.
         root = Path(tempfile.mkdtemp(prefix="tether-mail-"))
+        # Its own tree, so opening it to the mail user (Dovecot as root) shows no one else's.
+        root.chmod(0o711)
         roots.append(root)
         server = LocalMailServer(root / "mail", imap_backend=imap_backend,
                                  tls=tls)

@@ -115,6 +115,16 @@ class Settings(BaseSettings):
                                            " than the 5 s a burst of clicks is looked for)")
     scanner_click_seconds: float = Field(default=10.0, ge=0, description="A click this soon "
                                          "after delivery is a link scanner's")
+    watch_poll_seconds: float = Field(default=60.0, gt=0, description="How often a mailbox "
+                                      "whose server lacks IDLE is polled (and, with IDLE, how "
+                                      "often its Sent folder is read)")
+    watch_lease_seconds: float = Field(default=90.0, gt=0, description="How long a worker "
+                                       "holds a mailbox's or calendar's watch before another "
+                                       "takes it over")
+    watch_retry_max_seconds: float = Field(default=300.0, gt=0, description="Longest wait "
+                                           "before a watcher reconnects after a failure")
+    calendar_poll_seconds: float = Field(default=30.0, gt=0, description="How often a "
+                                         "calendar is asked for its changes")
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="The "
                                   "largest file that can be uploaded for tracked downloads")
 

@@ -16,6 +16,7 @@ from tether.security import Vault
 from tether.services import sync as sync_service
 from tether.services.sending import Sender
 from tether.services.tracking import TrackingProcessor
+from tether.services.watching import MailWatchers
 from tether.sync.pipeline import ActivityPipeline
 
 
@@ -25,12 +26,14 @@ class Worker:
     pipeline: ActivityPipeline
     sender: Sender
     tracking: TrackingProcessor
+    watchers: MailWatchers
 
     async def run_forever(self) -> None:
         tasks = [asyncio.create_task(self.runner.run_forever()),
                  asyncio.create_task(self.pipeline.run_forever()),
                  asyncio.create_task(self.sender.run_forever()),
-                 asyncio.create_task(self.tracking.run_forever())]
+                 asyncio.create_task(self.tracking.run_forever()),
+                 asyncio.create_task(self.watchers.run_forever())]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -47,5 +50,6 @@ def build_worker(sessions: sessionmaker[Session], vault: Vault, settings: Settin
         on_tick=sync_service.schedule_due if settings.schedule_syncs else None)
     pipeline = ActivityPipeline(sessions, vault, settings)
     sender = Sender(sessions, vault, settings, on_events=pipeline.wakeup.set)
-    return Worker(runner, pipeline, sender, TrackingProcessor(
-        sessions, settings, on_events=pipeline.wakeup.set))
+    return Worker(runner, pipeline, sender,
+                  TrackingProcessor(sessions, settings, on_events=pipeline.wakeup.set),
+                  MailWatchers(sessions, vault, settings, on_events=pipeline.wakeup.set))

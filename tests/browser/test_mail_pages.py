@@ -23,8 +23,6 @@ from tests.e2e.mail_env import PASSWORD, connect_mailbox, html_of
 from tests.mail_fixtures import MakeLocalMail
 from tether.mail.local_server import LocalMailServer
 
-pytest_plugins = ("tests.mail_fixtures",)
-
 
 @pytest.fixture
 def local_mail(make_local_mail: MakeLocalMail) -> LocalMailServer:

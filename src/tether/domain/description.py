@@ -87,6 +87,8 @@ def _story(event: Event, who: _Who, people: _People) -> list[str]:
     if m is not None:
         sender = recipient if kind in (EventType.EMAIL_REPLIED, EventType.EMAIL_RECEIVED) \
             else user
+        if kind is EventType.EMAIL_REPLIED and m.replied_by:
+            sender = who(m.replied_by)
         headers = [f"From: {sender}"]
         headers += [f"{label}: {people(found)}" for label, found in (("To", m.to),
                                                                       ("Cc", m.cc)) if found]
@@ -101,8 +103,16 @@ def _story(event: Event, who: _Who, people: _People) -> list[str]:
         story = [f"{recipient} clicked {event.url} in {subject} on {at}."]
     elif kind is EventType.EMAIL_DOWNLOADED:
         story = [f"{recipient} downloaded {event.file_name} from {subject} on {at}."]
+    elif kind is EventType.EMAIL_REPLIED and m is not None and m.replied_by:
+        story = [f"{who(m.replied_by)}, at {recipient}'s domain, replied for them to {user} "
+                 f"on {at}."]
     elif kind is EventType.EMAIL_REPLIED:
         story = [f"{recipient} replied to {user} on {at}."]
+    elif kind is EventType.EMAIL_BOUNCED and event.bounce is not None:
+        b = event.bounce
+        how = "permanently (hard)" if b.hard else "for now (soft)"
+        story = [f"{subject} to {recipient} bounced {how} on {at}: "
+                 f"{b.status} {b.diagnostic}".rstrip()]
     elif kind is EventType.EMAIL_RECEIVED:
         story = [f"{recipient} wrote to {user} on {at}."]
     elif kind in MEETING_EVENTS and event.meeting is not None:

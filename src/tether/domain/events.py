@@ -37,6 +37,7 @@ class EventType(StrEnum):
     EMAIL_DOWNLOADED = "email.downloaded"
     EMAIL_REPLIED = "email.replied"
     EMAIL_RECEIVED = "email.received"
+    EMAIL_BOUNCED = "email.bounced"
     MEETING_CONFIRMED = "meeting.confirmed"
     CALENDAR_EVENT = "calendar.event"
     TASK_CREATED = "task.created"
@@ -56,8 +57,9 @@ class EventType(StrEnum):
 
 TRACKING = frozenset({EventType.EMAIL_OPENED, EventType.EMAIL_CLICKED,
                       EventType.EMAIL_DOWNLOADED})
-# Events about one recipient (who opened, clicked, downloaded, replied, wrote in).
-ONE_RECIPIENT = TRACKING | {EventType.EMAIL_REPLIED, EventType.EMAIL_RECEIVED}
+# Events about one recipient (who opened, clicked, downloaded, replied, wrote in, bounced).
+ONE_RECIPIENT = TRACKING | {EventType.EMAIL_REPLIED, EventType.EMAIL_RECEIVED,
+                            EventType.EMAIL_BOUNCED}
 TASK_EVENTS = frozenset({EventType.TASK_CREATED, EventType.TASK_UPDATED,
                          EventType.TASK_COMPLETED})
 MEETING_EVENTS = frozenset({EventType.MEETING_CONFIRMED, EventType.CALENDAR_EVENT})
@@ -74,6 +76,9 @@ class Message:
     is_reply: bool = False
     sent_via: Literal["tether", "mailbox"] = "tether"
     snippet: LongText | None = None  # the first lines of the body, for the Task's Description
+    # A reply written by someone else at the recipient's domain (a colleague, a forward):
+    # who wrote it; `recipient` stays the person the thread was with.
+    replied_by: Address | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,16 @@ class Tracking:
 
 
 @dataclass(frozen=True)
+class Bounce:
+    """Why a recipient's copy came back: the enhanced status code (5.1.1), permanent (hard)
+    or not (soft), and the server's words."""
+
+    status: Annotated[str, MaxLen(16)] = ""
+    hard: bool = True
+    diagnostic: Text = ""
+
+
+@dataclass(frozen=True)
 class Event:
     id: str  # its length is one of problems()' rules, with its own words
     type: EventType
@@ -140,6 +155,7 @@ class Event:
     task: TaskInfo | None = None
     call: Call | None = None
     tracking: Tracking | None = None
+    bounce: Bounce | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +249,8 @@ def problems(event: Event, window: DateWindow | None = None) -> list[tuple[str, 
         need(event.url, "url", "is required for email.clicked")
     if kind is EventType.EMAIL_DOWNLOADED:
         need(event.file_name, "file_name", "is required for email.downloaded")
+    if kind is EventType.EMAIL_BOUNCED:
+        need(event.bounce is not None, "bounce", "is required for email.bounced")
     if kind in MEETING_EVENTS:
         need(event.meeting is not None, "meeting", f"is required for {kind}")
         if event.meeting is not None:

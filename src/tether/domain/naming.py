@@ -52,6 +52,9 @@ def subject(event: Event, person_name: str | None = None) -> str:
             head = _prefix(event, "Sent", "Reply" if reply else "New")
     elif kind in _VERBS:
         head = _prefix(event, _VERBS[kind], None)
+    elif kind is EventType.EMAIL_BOUNCED:
+        # Logged only where a role asks (log_bounces); worded so the FAQ's rule accepts it.
+        head = _prefix(event, "Sent", "Bounced")
     elif kind is EventType.EMAIL_RECEIVED:
         # Mail the contact wrote in (not a reply to ours): the FAQ's words still cover it.
         head = "Replied (Inbound)"

@@ -50,6 +50,7 @@ _ACTIVITY_OF = {
     EventType.EMAIL_DOWNLOADED: Activity.DOWNLOADED,
     EventType.EMAIL_REPLIED: Activity.REPLIED,
     EventType.EMAIL_RECEIVED: Activity.REPLIED,
+    EventType.EMAIL_BOUNCED: Activity.SENT,  # and only with log_bounces (_event_refusal)
     EventType.MEETING_CONFIRMED: Activity.MEETING_CONFIRMED,
     EventType.CALENDAR_EVENT: Activity.MEETING_CONFIRMED,
     EventType.TASK_CREATED: Activity.TASKS,
@@ -167,6 +168,9 @@ def _event_refusal(inp: PlanInput) -> str | None:
     settings = user.effective.settings
     if not user.effective.salesforce_enabled:
         return "the workspace's plan does not include Salesforce (Growth or Enterprise)"
+    if event.type is EventType.EMAIL_BOUNCED and not settings.log_bounces:
+        return ("bounces are recorded in Tether (the message shows it), not logged to "
+                "Salesforce unless the role asks ('Log bounces')")
     activity = _ACTIVITY_OF[event.type]
     if activity not in settings.activities:
         where = (f"the role {user.effective.role_name}" if user.effective.role_name

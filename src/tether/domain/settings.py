@@ -69,6 +69,8 @@ class SalesforceSettings:
     # Opens and clicks judged to be a machine's (prefetchers, link scanners) are recorded;
     # logged to Salesforce only with this on.
     log_machine_hits: bool = False
+    # Bounces are in the activity log; a Salesforce Task ("Bounced: …") only with this on.
+    log_bounces: bool = False
     # Object -> the fields shown in the sidebar ('Visible Fields'), with the layout-required
     # ones always; empty = domain.records.DEFAULT_VISIBLE.
     visible_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -87,6 +89,7 @@ class SalesforceSettings:
             "custom_objects": sorted(self.custom_objects),
             "run_assignment_rules": self.run_assignment_rules,
             "log_machine_hits": self.log_machine_hits,
+            "log_bounces": self.log_bounces,
             "visible_fields": {k: list(v) for k, v in sorted(self.visible_fields.items())},
         }
 
@@ -114,6 +117,7 @@ class SalesforceSettings:
             run_assignment_rules=bool(data.get("run_assignment_rules",
                                                base.run_assignment_rules)),
             log_machine_hits=bool(data.get("log_machine_hits", base.log_machine_hits)),
+            log_bounces=bool(data.get("log_bounces", base.log_bounces)),
             visible_fields={str(k): tuple(str(f) for f in v)
                             for k, v in dict(data.get("visible_fields", {})).items()},
         )

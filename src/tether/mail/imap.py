@@ -42,7 +42,7 @@ def _text(value: object) -> str:
     return quoted.group(2) if quoted else text
 
 
-def _check_error(server: Server, exc: BaseException) -> MailCheckError:
+def check_error(server: Server, exc: BaseException) -> MailCheckError:
     if isinstance(exc, MailCheckError):
         return exc
     network = classify(SERVICE, server, exc)
@@ -55,7 +55,7 @@ def _check_error(server: Server, exc: BaseException) -> MailCheckError:
 
 
 @contextmanager
-def _session(server: Server) -> Iterator[IMAPClient]:
+def session(server: Server) -> Iterator[IMAPClient]:
     """A logged-in client, logged out afterwards; failures to connect or log in as
     MailCheckError."""
     context = tls_context(server)
@@ -63,7 +63,7 @@ def _session(server: Server) -> Iterator[IMAPClient]:
         client = IMAPClient(server.host, port=server.port, ssl=server.security == "tls",
                             ssl_context=context, timeout=server.timeout)
     except Exception as exc:
-        raise _check_error(server, exc) from exc
+        raise check_error(server, exc) from exc
     try:
         try:
             if server.security == "starttls":
@@ -76,7 +76,7 @@ def _session(server: Server) -> Iterator[IMAPClient]:
             else:
                 client.login(server.username, server.secret)
         except Exception as exc:
-            raise _check_error(server, exc) from exc
+            raise check_error(server, exc) from exc
         yield client
     finally:
         try:
@@ -87,13 +87,13 @@ def _session(server: Server) -> Iterator[IMAPClient]:
                 client.shutdown()
 
 
-def _select(server: Server, client: IMAPClient, folder: str, *, readonly: bool) -> None:
+def select(server: Server, client: IMAPClient, folder: str, *, readonly: bool) -> None:
     if not client.folder_exists(folder):
-        raise _missing_folder(client, folder)
+        raise missing_folder(client, folder)
     client.select_folder(folder, readonly=readonly)
 
 
-def _missing_folder(client: IMAPClient, folder: str) -> MailCheckError:
+def missing_folder(client: IMAPClient, folder: str) -> MailCheckError:
     names = [name for _flags, _delimiter, name in client.list_folders()]
     there = ", ".join(f'"{n}"' for n in names) or "none"
     return MailCheckError(SERVICE, "folder", f'there is no folder "{folder}" '
@@ -102,13 +102,13 @@ def _missing_folder(client: IMAPClient, folder: str) -> MailCheckError:
 
 def check_login(server: Server, sent_folder: str) -> None:
     """Connect, secure, log in, and see that the Sent folder exists."""
-    with _session(server) as client:
+    with session(server) as client:
         try:
             exists = client.folder_exists(sent_folder)
         except Exception as exc:
-            raise _check_error(server, exc) from exc
+            raise check_error(server, exc) from exc
         if not exists:
-            raise _missing_folder(client, sent_folder)
+            raise missing_folder(client, sent_folder)
 
 
 def append(server: Server, folder: str, raw: bytes, *, seen: bool = True) -> None:
@@ -118,16 +118,16 @@ def append(server: Server, folder: str, raw: bytes, *, seen: bool = True) -> Non
 def append_all(server: Server, folder: str, raws: Sequence[bytes], *,
                seen: bool = True) -> None:
     """Each message appended to the folder, in order, over one login."""
-    with _session(server) as client:
+    with session(server) as client:
         try:
             if not client.folder_exists(folder):
-                raise _missing_folder(client, folder)
+                raise missing_folder(client, folder)
             for raw in raws:
                 client.append(folder, raw, flags=[SEEN] if seen else [])
         except MailCheckError:
             raise
         except Exception as exc:
-            raise _check_error(server, exc) from exc
+            raise check_error(server, exc) from exc
 
 
 def normalize_message_id(message_id: str) -> str:
@@ -146,9 +146,9 @@ def find_message_ids(server: Server, folder: str, message_ids: Iterable[str]) ->
     if not wanted:
         return found
     parser = BytesHeaderParser(policy=default_policy)
-    with _session(server) as client:
+    with session(server) as client:
         try:
-            _select(server, client, folder, readonly=True)
+            select(server, client, folder, readonly=True)
             for normalized, givens in wanted.items():
                 uids = client.search(["HEADER", "Message-ID", normalized])
                 if not uids:
@@ -164,7 +164,7 @@ def find_message_ids(server: Server, folder: str, message_ids: Iterable[str]) ->
         except MailCheckError:
             raise
         except Exception as exc:
-            raise _check_error(server, exc) from exc
+            raise check_error(server, exc) from exc
     return found
 
 

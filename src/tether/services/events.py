@@ -3,6 +3,7 @@ them all in one transaction, idempotently on the event id, before the caller hea
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -100,6 +101,29 @@ def rows_for(actor: Actor, parsed: Sequence[tuple[int, Event, Any]], members: di
                      "occurred_at": event.occurred_at, "received_at": now,
                      "payload": _payload(raw), "state": "new"})
     return rows
+
+
+class NotAnEvent(ValueError):
+    """An event Tether made itself broke a rule: a bug, named by the field."""
+
+
+def internal_row(workspace_id: str, membership_id: str, payload: dict[str, Any],
+                 received_at: dt.datetime) -> dict[str, Any]:
+    """The row of an event Tether makes itself (a send, a hit, a reply seen), checked by the
+    rules the API applies; raises NotAnEvent naming the field when it breaks one."""
+    try:
+        event = parse_event(payload)
+        wrong = problems(event)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        wrong = [(join("", first["loc"]), first["msg"])]
+    if wrong:
+        name, what = wrong[0]
+        raise NotAnEvent(f"its {name}: {what}")
+    return {"workspace_id": workspace_id, "id": event.id, "seq": time.time_ns(),
+            "membership_id": membership_id, "type": event.type.value,
+            "occurred_at": event.occurred_at, "received_at": received_at,
+            "payload": payload, "state": "new"}
 
 
 def store(db: Session, rows: Sequence[dict[str, Any]]) -> None:

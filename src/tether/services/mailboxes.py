@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from tether.domain.events import is_email
 from tether.mail import MailCheckError, imap, smtp
 from tether.security import Vault
+from tether.services import inbound
 from tether.services.errors import Invalid, NotFound
 from tether.services.records import Deps
 from tether.services.workspaces import Actor
@@ -69,7 +70,7 @@ def get(db: Session, actor: Actor) -> dict[str, Any]:
     row = mailbox_of(db, actor)
     if row is None:
         raise NotFound("no mailbox is connected: PUT /api/v1/mailbox, or the Mailbox page")
-    return mailbox_json(row)
+    return {**mailbox_json(row), "watch": inbound.watch_status(db, row.id)}
 
 
 def delete(db: Session, actor: Actor) -> None:

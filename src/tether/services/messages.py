@@ -277,7 +277,10 @@ def message_json(db: Session, row: OutboundMessage) -> dict[str, Any]:
         "waiting": row.waiting_reason, "sent_copy": row.sent_copy,
         "recipients": [{"email": d.recipient, "kind": d.kind, "state": d.state,
                         "reply": d.smtp_reply, **counts.get(d.recipient, none),
-                        "replied": False, "bounced": False}
+                        "replied": d.replied_at is not None,
+                        "replied_at": iso(d.replied_at) if d.replied_at else None,
+                        "bounced": d.bounced_at is not None, "bounce": d.bounce,
+                        "away_until": d.away_until.isoformat() if d.away_until else None}
                        for d in deliveries if d.kind != "salesforce_bcc"],
         "auto_bcc": next((d.recipient for d in deliveries if d.kind == "salesforce_bcc"),
                          None)}

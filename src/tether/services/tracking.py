@@ -17,16 +17,13 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from pydantic import ValidationError
 from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from tether.config import Settings
 from tether.domain import tracking
-from tether.domain.events import problems
 from tether.domain.exclusions import normalize_email
-from tether.domain.paths import join
 from tether.jobs.rounds import run_rounds
 from tether.services import events
 from tether.store.group_commit import GroupCommit
@@ -337,17 +334,10 @@ class TrackingProcessor:
         elif kind is tracking.Kind.DOWNLOAD:
             payload["file_name"] = files.get((hit.delivery_id, n))
         try:
-            wrong = problems(events.parse_event(payload))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            wrong = [(join("", first["loc"]), first["msg"])]
-        if wrong:  # not expected: what Tether stored makes a valid event
-            name, what = wrong[0]
-            return verdict, [*evidence, f"no event: its {name}: {what}"][:20], None
-        return verdict, evidence, {
-            "workspace_id": sent.workspace_id, "id": payload["id"],
-            "membership_id": sent.membership_id, "type": payload["type"],
-            "occurred_at": hit.at, "received_at": now, "payload": payload, "state": "new"}
+            row = events.internal_row(sent.workspace_id, sent.membership_id, payload, now)
+        except events.NotAnEvent as exc:  # not expected: what Tether stored makes a valid event
+            return verdict, [*evidence, f"no event: {exc}"][:20], None
+        return verdict, evidence, row
 
     async def run_forever(self) -> None:
         async def step() -> int:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -611,6 +612,11 @@ class MessageDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     smtp_reply: Mapped[str | None] = mapped_column(Text)
     accepted_at: Mapped[dt.datetime | None]
+    # What the mailbox watcher saw of this copy: a reply, a bounce, an out-of-office's return.
+    replied_at: Mapped[dt.datetime | None]
+    bounced_at: Mapped[dt.datetime | None]
+    bounce: Mapped[dict[str, Any] | None]  # {"status", "hard", "diagnostic"}
+    away_until: Mapped[dt.date | None] = mapped_column(Date)
     # This recipient's rendering (a template's variables filled in), before tracking.
     subject: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
@@ -691,3 +697,6 @@ class NeverCreate(Base):
 
 # Sign-in, the workspace chooser and every page's header look a user's memberships up.
 Index("ix_membership_user", Membership.user_id)
+
+# The watching tables (mailbox cursors, messages seen, calendars) live in their own module.
+from tether.store import watch_models  # noqa: E402, F401

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tether.domain.events import (
+    Bounce,
     Call,
     Event,
     EventType,
@@ -36,8 +37,10 @@ def event(kind: EventType, **kw: Any) -> Event:
     if kind.value.startswith("email."):
         parts["message"] = MESSAGE
     if kind in (EventType.EMAIL_OPENED, EventType.EMAIL_CLICKED, EventType.EMAIL_DOWNLOADED,
-                EventType.EMAIL_REPLIED, EventType.EMAIL_RECEIVED):
+                EventType.EMAIL_REPLIED, EventType.EMAIL_RECEIVED, EventType.EMAIL_BOUNCED):
         parts["recipient"] = "jane@globex.example"
+    if kind is EventType.EMAIL_BOUNCED:
+        parts["bounce"] = Bounce("5.1.1", True, "550 5.1.1 User unknown")
     if kind is EventType.EMAIL_CLICKED:
         parts["url"] = "https://acme.example/pricing"
     if kind is EventType.EMAIL_DOWNLOADED:
@@ -75,6 +78,8 @@ def test_a_complete_event_of_each_type_has_no_problems(kind: EventType) -> None:
     (EventType.EMAIL_CLICKED, {"url": None}, "url"),
     (EventType.EMAIL_CLICKED, {"url": ""}, "url"),
     (EventType.EMAIL_DOWNLOADED, {"file_name": None}, "file_name"),
+    (EventType.EMAIL_BOUNCED, {"bounce": None}, "bounce"),
+    (EventType.EMAIL_BOUNCED, {"recipient": None}, "recipient"),
     (EventType.MEETING_CONFIRMED, {"meeting": None}, "meeting"),
     (EventType.CALENDAR_EVENT, {"meeting": None}, "meeting"),
     (EventType.TASK_CREATED, {"task": None}, "task"),

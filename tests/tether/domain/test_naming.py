@@ -163,3 +163,9 @@ def test_every_email_and_meeting_subject_is_short_one_line_and_faq_valid(
     assert is_faq_valid(out), out
     if sequence is not None and kind not in (*MEETING_TYPES, EventType.EMAIL_RECEIVED):
         assert f"(#{sequence.stage})]: " in out
+
+
+def test_a_bounce_logged_by_a_role_is_sent_bounced_and_faq_valid() -> None:
+    out = naming.subject(email_event(EventType.EMAIL_BOUNCED, "Intro", reply=False,
+                                     sequence=None))
+    assert out == "Sent (Bounced): Intro" and is_faq_valid(out)

@@ -30,6 +30,7 @@ SUMMARY = {
     domain.EventType.EMAIL_DOWNLOADED: "A recipient downloaded a file of an email you sent.",
     domain.EventType.EMAIL_REPLIED: "A recipient replied to an email you sent.",
     domain.EventType.EMAIL_RECEIVED: "Someone wrote to you (not a reply to your email).",
+    domain.EventType.EMAIL_BOUNCED: "An email you sent came back undelivered to a recipient.",
     domain.EventType.MEETING_CONFIRMED: "A meeting was booked with you as its organizer.",
     domain.EventType.CALENDAR_EVENT: "An event on your primary calendar, created or changed.",
     domain.EventType.TASK_CREATED: "You created a task (to-do, call, email or LinkedIn).",

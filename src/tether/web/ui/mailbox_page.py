@@ -44,7 +44,7 @@ def _deps(page: Page) -> Deps:
 def _saved(page: Page) -> dict[str, Any] | None:
     with page.app.sessions() as db:
         row = mailboxes.mailbox_of(db, page.actor)
-        return mailboxes.mailbox_json(row) if row is not None else None
+        return mailboxes.get(db, page.actor) if row is not None else None
 
 
 def _context(page: Page, typed: dict[str, Any] | None = None) -> dict[str, Any]:

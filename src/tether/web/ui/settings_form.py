@@ -33,7 +33,8 @@ FLAGS = [("first_only", "For Opens, Clicks, and Downloads, only sync the first a
          ("opportunities_closed", "… closed Opportunities too"),
          ("run_assignment_rules", "Run Salesforce assignment rules on Leads Tether creates"),
          ("log_machine_hits", "Log opens and clicks made by machines (image prefetchers, "
-          "link scanners) as Opened and Clicked")]
+          "link scanners) as Opened and Clicked"),
+         ("log_bounces", "Log bounces as Salesforce Tasks (\"Sent (Bounced): …\")")]
 SIDEBAR_OBJECTS = ("Lead", "Contact", "Account", "Opportunity")
 
 
