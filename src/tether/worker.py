@@ -14,6 +14,7 @@ from tether.config import Settings
 from tether.jobs.runner import EmbeddedRunner
 from tether.security import Vault
 from tether.services import sync as sync_service
+from tether.services.calendar_watch import CalendarWatchers
 from tether.services.sending import Sender
 from tether.services.tracking import TrackingProcessor
 from tether.services.watching import MailWatchers
@@ -27,13 +28,15 @@ class Worker:
     sender: Sender
     tracking: TrackingProcessor
     watchers: MailWatchers
+    calendars: CalendarWatchers
 
     async def run_forever(self) -> None:
         tasks = [asyncio.create_task(self.runner.run_forever()),
                  asyncio.create_task(self.pipeline.run_forever()),
                  asyncio.create_task(self.sender.run_forever()),
                  asyncio.create_task(self.tracking.run_forever()),
-                 asyncio.create_task(self.watchers.run_forever())]
+                 asyncio.create_task(self.watchers.run_forever()),
+                 asyncio.create_task(self.calendars.run_forever())]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -52,4 +55,5 @@ def build_worker(sessions: sessionmaker[Session], vault: Vault, settings: Settin
     sender = Sender(sessions, vault, settings, on_events=pipeline.wakeup.set)
     return Worker(runner, pipeline, sender,
                   TrackingProcessor(sessions, settings, on_events=pipeline.wakeup.set),
-                  MailWatchers(sessions, vault, settings, on_events=pipeline.wakeup.set))
+                  MailWatchers(sessions, vault, settings, on_events=pipeline.wakeup.set),
+                  CalendarWatchers(sessions, vault, settings, on_events=pipeline.wakeup.set))

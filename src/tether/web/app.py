@@ -26,6 +26,7 @@ from tether.web import oauth_callback, ui, webhooks
 from tether.web import tracking as tracking_web
 from tether.web.api import (
     activity,
+    calendar,
     event_schema,
     mail,
     people,
@@ -131,6 +132,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     app.include_router(people.router)
     app.include_router(templates.router)
     app.include_router(mail.router)
+    app.include_router(calendar.router)
     app.include_router(webhooks.router)
     app.include_router(oauth_callback.router)
     # Pure ASGI middlewares; the last added runs first (outermost).
