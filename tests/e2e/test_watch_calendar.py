@@ -97,3 +97,23 @@ def test_an_event_organized_by_someone_else_is_ignored(env: Env,
                                 if i["type"] == "calendar.event"], what="the ignored meeting")
     assert "organizer" in items[0]["reason"]
     assert not sf_events(env, "Their meeting")
+
+
+def test_a_removed_attendee_loses_their_event_and_a_series_is_expanded(
+        env: Env, calendar: LocalCalendarServer) -> None:
+    user = env.org["admin"]
+    start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(microsecond=0, second=0)
+
+    def put(attendees: list[str]) -> None:
+        calendar.put_event(user, "weekly", event_ics(
+            "weekly", "Weekly sync", start, start + dt.timedelta(minutes=30), organizer=user,
+            attendees=attendees, rrule="FREQ=WEEKLY;COUNT=3"))
+
+    put(["jane@globex.example", "lee@initech.example"])
+    found = eventually(lambda: [e for e in sf_events(env, "Weekly sync")] if len(
+        sf_events(env, "Weekly sync")) == 6 else None, what="3 occurrences x 2 attendees")
+    assert {e["WhoId"] for e in found} == {env.records["contact"], env.records["lead"]}
+    put(["jane@globex.example"])
+    left = eventually(lambda: sf_events(env, "Weekly sync") if len(
+        sf_events(env, "Weekly sync")) == 3 else None, what="Lee's Events deleted")
+    assert {e["WhoId"] for e in left} == {env.records["contact"]}
