@@ -123,7 +123,7 @@ class Settings(BaseSettings):
                                        "takes it over")
     watch_retry_max_seconds: float = Field(default=300.0, gt=0, description="Longest wait "
                                            "before a watcher reconnects after a failure")
-    calendar_poll_seconds: float = Field(default=30.0, gt=0, description="How often a "
+    calendar_poll_seconds: float = Field(default=15.0, gt=0, description="How often a "
                                          "calendar is asked for its changes")
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="The "
                                   "largest file that can be uploaded for tracked downloads")

@@ -20,9 +20,10 @@ import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tether import demo_watch
 from tether.config import Settings
 from tether.mail.local_server import LocalMailServer
-from tether.security import MAIL_DIR, PRIVATE_FILE, Vault, hash_secret
+from tether.security import CALENDAR_DIR, MAIL_DIR, PRIVATE_FILE, Vault, hash_secret
 from tether.services import connection, mailboxes, records
 from tether.services import sync as sync_service
 from tether.services import workspaces as ws
@@ -139,7 +140,8 @@ async def run_demo(salesforce_url: str, sock: socket.socket, data_dir: Path) -> 
         db.commit()
 
     await _check_emulator(salesforce_url)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning",
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning",
                                            access_log=False))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -152,23 +154,34 @@ async def run_demo(salesforce_url: str, sock: socket.socket, data_dir: Path) -> 
         raise
     try:
         mail = await asyncio.to_thread(_start_mail, data_dir / MAIL_DIR)
+        calendar, calendar_url = await asyncio.to_thread(
+            demo_watch.start_calendar, data_dir / CALENDAR_DIR, ADMIN, PASSWORD)
     except Exception:
         server.should_exit = True
         await serving
         raise
+    deps = records.Deps(sessions, vault, settings)
+    showing: asyncio.Task[None] | None = None
     try:
-        await _connect_mailbox(records.Deps(sessions, vault, settings), actor, mail)
+        await _connect_mailbox(deps, actor, mail)
+        await demo_watch.connect_calendar(deps, actor, calendar_url, ADMIN, PASSWORD)
+        app.state.tether.nudge_watchers()
         print(f"Dashboard: {settings.base_url}/", flush=True)
         print(f"API key: {key}", flush=True)
         print(f"Salesforce: {salesforce_url}", flush=True)
         print(f"Mail: SMTP {mail.host}:{mail.smtp_port}, IMAP {mail.host}:{mail.imap_port} "
               f"({mail.backend}); every address's mailbox is under {mail.root}", flush=True)
+        print(f"Calendar: CalDAV {calendar_url} (Radicale)", flush=True)
         print(f"Sign in to the dashboard as {ADMIN}, password {PASSWORD}; compose at "
               f"{settings.base_url}/app/compose", flush=True)
+        showing = asyncio.create_task(demo_watch.show(deps, actor, mail, calendar, ADMIN))
         await serving
     finally:
+        if showing is not None:
+            showing.cancel()
         server.should_exit = True
         await asyncio.to_thread(mail.stop)
+        await asyncio.to_thread(calendar.stop)
 
 
 def _start_mail(root: Path) -> LocalMailServer:

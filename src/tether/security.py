@@ -23,7 +23,8 @@ PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 # What Tether keeps in its data directory; SQLite adds its companions beside a database.
 DATA_FILES = ("tether.db", "secret.key", "sfemu.db", "demo-api-key")
 MAIL_DIR = "mail"  # the demo's local mail server keeps its mailboxes there
-DATA_DIRS = (MAIL_DIR,)
+CALENDAR_DIR = "calendar"  # and its calendar server its calendars
+DATA_DIRS = (MAIL_DIR, CALENDAR_DIR)
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 

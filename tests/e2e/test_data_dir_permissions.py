@@ -39,8 +39,9 @@ def test_tether_demo_keeps_its_data_directory_private(tmp_path: Path) -> None:
         found = modes(data_dir)
         assert {"tether.db", "tether.db-wal", "tether.db-shm", "secret.key",
                 "sfemu.db"} <= set(found), found
-        # Files 0600; the demo's mail server keeps its Maildirs in a directory of its own, 0700.
-        assert {name: m for name, m in found.items() if m != 0o600} == {"mail": 0o700}
+        # Files 0600; the demo's mail and calendar servers keep theirs in directories 0700.
+        assert {name: m for name, m in found.items() if m != 0o600} == {
+            "mail": 0o700, "calendar": 0o700}
     finally:
         proc.terminate()
         proc.wait(timeout=15)

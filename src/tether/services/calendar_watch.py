@@ -180,7 +180,8 @@ class CalendarWatchers:
 
         async def step() -> int:
             return await asyncio.to_thread(self.step)
-        poll = min(self.settings.calendar_poll_seconds, self.settings.watch_lease_seconds / 3)
+        poll = min(5.0, self.settings.calendar_poll_seconds,
+                   self.settings.watch_lease_seconds / 3)
         await run_rounds(step, self.wakeup, poll, log, again=lambda _: False)
 
 

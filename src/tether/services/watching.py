@@ -163,7 +163,10 @@ class MailWatchers:
         try:
             async def step() -> int:
                 return await asyncio.to_thread(self.step)
-            await run_rounds(step, self.wakeup, self.settings.watch_lease_seconds / 3, log)
+            # A mailbox connected in another process is taken within 5 s; renewals every
+            # third of the lease at least.
+            await run_rounds(step, self.wakeup, min(5.0, self.settings.watch_lease_seconds / 3),
+                             log)
         finally:
             self.close()  # here and now: a cancelled task's await would be cancelled too
 

@@ -65,6 +65,13 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
             state.wake = _from_any_thread(worker.runner.wakeup)
             state.wake_activity = _from_any_thread(worker.pipeline.wakeup)
             state.wake_sender = _from_any_thread(worker.sender.wakeup)
+            mailboxes_woken = _from_any_thread(worker.watchers.wakeup)
+            calendars_woken = _from_any_thread(worker.calendars.wakeup)
+
+            def wake_watchers() -> None:
+                mailboxes_woken()
+                calendars_woken()
+            state.wake_watchers = wake_watchers
         try:
             yield
         finally:

@@ -27,6 +27,7 @@ class AppState:
     wake: Callable[[], None] | None = None  # nudges the job runner (syncs)
     wake_activity: Callable[[], None] | None = None  # nudges the activity pipeline
     wake_sender: Callable[[], None] | None = None  # nudges the mail sender
+    wake_watchers: Callable[[], None] | None = None  # nudges the mailbox and calendar watchers
 
     def nudge_worker(self) -> None:
         """New jobs were queued: the embedded worker looks now, not at its next poll."""
@@ -42,6 +43,11 @@ class AppState:
         """A message was queued: the embedded sender looks now."""
         if self.wake_sender is not None:
             self.wake_sender()
+
+    def nudge_watchers(self) -> None:
+        """A mailbox or calendar was saved: the embedded watchers take it now."""
+        if self.wake_watchers is not None:
+            self.wake_watchers()
 
 
 async def state(request: Request) -> AppState:

@@ -27,8 +27,10 @@ class CalendarIn(BaseModel):
 async def put_calendar(body: CalendarIn, app: State, actor: Me) -> dict[str, Any]:
     """Checked by a PROPFIND on the URL before anything is saved."""
     deps = Deps(app.sessions, app.vault, app.settings)
-    return await calendars.save(deps, actor, calendars.CalendarIn(
+    saved = await calendars.save(deps, actor, calendars.CalendarIn(
         body.url, body.username, body.password))
+    app.nudge_watchers()
+    return saved
 
 
 @router.get("/calendar")

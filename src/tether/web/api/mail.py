@@ -115,7 +115,9 @@ def mailbox_of(body: MailboxIn) -> mailboxes.MailboxIn:
 @router.put("/mailbox")
 async def put_mailbox(body: MailboxIn, app: State, actor: Me) -> dict[str, Any]:
     """Logs in to both servers; 422 names which failed and why.  Nothing is saved then."""
-    return await mailboxes.save(_deps(app), actor, mailbox_of(body))
+    saved = await mailboxes.save(_deps(app), actor, mailbox_of(body))
+    app.nudge_watchers()
+    return saved
 
 
 @router.get("/mailbox")

@@ -102,6 +102,7 @@ async def save(page: PageOf) -> Response:
         except ValidationError as exc:
             raise refusal(exc) from None
         await mailboxes.save(_deps(page), page.actor, mailbox_of(body))
+        page.app.nudge_watchers()
     except ServiceError as exc:
         failed = _failures(exc)
         message = ("Not saved: Tether could not log in to "
