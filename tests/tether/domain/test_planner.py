@@ -205,6 +205,18 @@ def test_mail_sent_outside_tether_is_ignored_unless_scope_all() -> None:
     assert only(run(mailbox, user(scope_all))).status == "queued"
 
 
+def test_a_bounce_is_recorded_not_logged_unless_the_role_logs_bounces() -> None:
+    from tether.domain.events import Bounce
+    bounced = Event(id="ev-bounce", type=EventType.EMAIL_BOUNCED, occurred_at=WHEN, user=ME,
+                    message=Message(id=MSG, subject="Q4 pricing", to=[JANE]), recipient=JANE,
+                    bounce=Bounce("5.1.1", True, "550 5.1.1 User unknown"))
+    refused = only(run(bounced))
+    assert refused.status == "ignored" and "bounces are recorded" in refused.reason
+    logged = only(run(bounced, user(SalesforceSettings(log_bounces=True))))
+    assert logged.status == "queued"
+    assert [w.fields["Subject"] for w in logged.writes] == ["Sent (Bounced): Q4 pricing"]
+
+
 # one recipient refused
 
 def test_bcc_recipients_are_never_logged() -> None:
