@@ -52,6 +52,6 @@ def test_a_wakeup_during_a_round_is_not_lost() -> None:
     assert at[2] - at[1] < 1.0  # would be 5 s had the round's nudge been cleared after it
 
 
-def test_an_error_is_logged_and_the_loop_goes_on(caplog: object) -> None:
+def test_an_error_is_logged_and_the_loop_goes_on() -> None:
     at = run([RuntimeError("database went away"), 0, 0], poll=0.1)
     assert len(at) == 3

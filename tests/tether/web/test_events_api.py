@@ -126,7 +126,7 @@ def test_missing_or_unknown_type(world: World) -> None:
     del untyped["type"]
     assert_invalid(post(world, batch(email_sent("b-0"), untyped)), "events[1].type")
     assert_invalid(post(world, batch(email_sent("b-0"), email_sent("b-1"),
-                                     email_sent("b-2", type="email.bounced"))),
+                                     email_sent("b-2", type="email.forwarded"))),
                    "events[2].type")
     assert stored(world) == {}
 
