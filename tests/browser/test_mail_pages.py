@@ -21,6 +21,7 @@ from tests.e2e.activity_env import Env, make_env
 from tests.e2e.conftest import Tether
 from tests.e2e.mail_env import PASSWORD, connect_mailbox, html_of
 from tests.mail_fixtures import MakeLocalMail
+from tether.calendar.local_server import LocalCalendarServer
 from tether.mail.local_server import LocalMailServer
 
 
@@ -290,3 +291,32 @@ def test_the_auto_create_dialog(dashboard: Tether, browser: Browser,
     for address in ("skip@two.example", "make@two.example"):
         _arrived(local_mail, address, "Two of you")
     context.close()
+
+
+def test_the_primary_calendar_on_the_mailbox_page(dashboard: Tether, browser: Browser,
+                                                  local_calendar: LocalCalendarServer,
+                                                  screenshots: Path) -> None:
+    env = make_env(dashboard)
+    base, me = dashboard.base_url, env.org["admin"]
+    url = local_calendar.add_user(me, "cal-secret-1")
+    context = browser.new_context(ignore_https_errors=True,
+                                  viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    _sign_in(page, base, me)
+    page.goto(f"{base}/app/mailbox")
+    card = page.locator("#calendar")
+    card.get_by_label("Calendar URL (CalDAV)").fill(url)
+    card.get_by_label("Username").fill(me)
+    card.get_by_label("Password").fill("not-the-password")
+    card.get_by_role("button", name="Connect calendar").click()
+    expect(page.get_by_role("alert").first).to_contain_text("CalDAV authentication failed")
+    expect(page.locator("#calendar").get_by_label("Calendar URL (CalDAV)")).to_have_value(url)
+    card = page.locator("#calendar")
+    card.get_by_label("Password").fill("cal-secret-1")
+    card.get_by_role("button", name="Connect calendar").click()
+    expect(page.get_by_role("status").first).to_contain_text("Calendar saved")
+    card = page.locator("#calendar")
+    expect(card).to_contain_text("Calendar")
+    expect(card.get_by_label("Password")).to_have_value("")
+    assert "cal-secret-1" not in page.content()
+    _both_widths(context, browser, f"{base}/app/mailbox", screenshots, "mailbox-calendar")

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from tether.services import mailboxes
+from tether.services import calendars, mailboxes
 from tether.services.errors import Invalid, ServiceError
 from tether.services.records import Deps
 from tether.web.api.mail import MailboxIn, mailbox_of
@@ -34,7 +34,9 @@ LABELS = {"address": "Email address", "display_name": "Display name", "host": "s
           "daily_cap": "Daily cap", "per_minute": "Per-minute rate",
           "salesforce_bcc": "Email-to-Salesforce address"}
 FLASHES = {"saved": "Mailbox saved: Tether logged in to both servers.",
-           "disconnected": "Mailbox disconnected: its passwords are deleted."}
+           "disconnected": "Mailbox disconnected: its passwords are deleted.",
+           "calendar": "Calendar saved: Tether read it, and logs the meetings you organize.",
+           "calendar_gone": "Calendar disconnected: its password is deleted."}
 
 
 def _deps(page: Page) -> Deps:
@@ -47,11 +49,20 @@ def _saved(page: Page) -> dict[str, Any] | None:
         return mailboxes.get(db, page.actor) if row is not None else None
 
 
-def _context(page: Page, typed: dict[str, Any] | None = None) -> dict[str, Any]:
+def _calendar(page: Page) -> dict[str, Any] | None:
+    with page.app.sessions() as db:
+        row = calendars.connection_of(db, page.actor)
+        return calendars.calendar_json(row) if row is not None else None
+
+
+def _context(page: Page, typed: dict[str, Any] | None = None,
+             calendar_typed: dict[str, Any] | None = None) -> dict[str, Any]:
     saved = _saved(page)
+    calendar = _calendar(page)
     flash = FLASHES.get(page.request.query_params.get("done", ""))
     return {"saved": saved, "typed": typed or saved or DEFAULTS, "flash": flash,
-            "failed": {}}
+            "failed": {}, "calendar": calendar,
+            "calendar_typed": calendar_typed or calendar or {"url": "", "username": ""}}
 
 
 def _typed(form: FormData) -> dict[str, Any]:
@@ -118,4 +129,29 @@ async def save(page: PageOf) -> Response:
 def disconnect(page: PageOf) -> Response:
     return page.act(lambda db: mailboxes.delete(db, page.actor),
                     done="/app/mailbox?done=disconnected", notice="", template=TEMPLATE,
+                    context=_context)
+
+
+@router.post("/calendar", response_class=HTMLResponse)
+async def save_calendar(page: PageOf) -> Response:
+    """The primary calendar, checked by a PROPFIND before it is saved."""
+    assert page.form is not None
+    typed = {k: str(page.form.get(k) or "").strip() for k in ("url", "username")}
+    password = str(page.form.get("password") or "") or None
+    try:
+        await calendars.save(_deps(page), page.actor,
+                             calendars.CalendarIn(typed["url"], typed["username"], password))
+        page.app.nudge_watchers()
+    except ServiceError as exc:
+        return page.render(TEMPLATE, status_code=exc.status,
+                           **_context(page, calendar_typed=typed),
+                           error=f"Calendar not saved: {exc.message}",
+                           error_field=f"calendar_{exc.field}")
+    return redirect("/app/mailbox?done=calendar#calendar")
+
+
+@router.post("/calendar/disconnect", response_class=HTMLResponse)
+def disconnect_calendar(page: PageOf) -> Response:
+    return page.act(lambda db: calendars.delete(db, page.actor),
+                    done="/app/mailbox?done=calendar_gone", notice="", template=TEMPLATE,
                     context=_context)
