@@ -2,7 +2,8 @@
 sfemu, with the watcher on IMAP IDLE and with it polling, side by side in one run.
 
     uv run python bench/watch_bench.py [--replies 50] [--poll-seconds 10] [--interval 1]
-                                       [--db sqlite|postgresql] [--measure reply]
+                                       [--meetings 20] [--calendar-poll-seconds 15]
+                                       [--db sqlite|postgresql] [--measure reply,calendar]
 
 Each mode gets its own database, a local mail server (aiosmtpd + Dovecot) and Tether in this
 process (the e2e tests' helpers: uvicorn in a thread with its embedded worker, against one
@@ -21,8 +22,11 @@ IDLE, and says "poll" on the Mailbox page.
 Targets (issue: Watching mailboxes): p99 <= 10 s with IDLE; within the poll interval + 10 s
 when polling.  Figures are printed, never asserted.
 
-Measurements are a list (MEASUREMENTS): each answers rows of one table; another (the
-calendar's latency) goes alongside the replies'.
+The calendar's latency is measured alongside: --meetings events put on the admin's primary
+calendar (a local Radicale) with Jane attending, then each moved a day; a change's latency is
+its Salesforce Event's CreatedDate (LastModifiedDate for a move) minus the PUT.  Target: 60 s.
+
+Measurements are a list (MEASUREMENTS): each answers rows of one table.
 """
 
 from __future__ import annotations
@@ -48,12 +52,14 @@ from rich.table import Table
 # The e2e tests' helpers (sfemu, Tether in-process, a connected workspace and mailbox).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.calendar_fixtures import event_ics
 from tests.conftest import Sfemu, _pg_database, start_sfemu
 from tests.e2e.activity_env import Env, make_env
 from tests.e2e.conftest import serve
 from tests.e2e.mail_env import Mail, connect_mailbox
 from tests.e2e.test_watch_mail import deliver, reply, watching
 
+from tether.calendar.local_server import LocalCalendarServer
 from tether.mail import imap_watch
 from tether.mail.local_server import LocalMailServer
 from tether.store.migrate import upgrade
@@ -227,8 +233,62 @@ def reply_latency(args: argparse.Namespace, sfemu: Sfemu, work: Path) -> list[Ro
             reply_mode(args, sfemu, work, idle=False)]
 
 
+# -- calendar change -> Event --------------------------------------------------------------------
+def calendar_latency(args: argparse.Namespace, sfemu: Sfemu, work: Path) -> list[Row]:
+    """--meetings events put on the admin's primary calendar (Radicale), organized by them
+    with Jane attending, --interval apart on average; then each moved by a day.  Latency: the
+    Salesforce Event's CreatedDate (or LastModifiedDate, for a move) minus the PUT."""
+    n = args.meetings
+    with database(args.db, work, "calendar") as url, serve(
+            url, sfemu, work / "calendar", calendar_poll_seconds=args.calendar_poll_seconds,
+            watch_lease_seconds=9.0) as tether, LocalCalendarServer() as server:
+        env = make_env(tether)
+        user = env.org["admin"]
+        cal_url = server.add_user(user, "bench-secret")
+        with tether.client(env.key) as c:
+            r = c.put("/api/v1/calendar", json={"url": cal_url, "username": user,
+                                                "password": "bench-secret"})
+            assert r.status_code == 200, r.text
+        base = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).replace(microsecond=0)
+        rng = random.Random(11)
+        rows = []
+        for what, shift in (("created", 0), ("moved", 1)):
+            put_at: dict[str, float] = {}
+            for i in range(n):
+                start = base + dt.timedelta(hours=i, days=shift)
+                server.put_event(user, f"bench-{i}", event_ics(
+                    f"bench-{i}", f"Bench meeting {i:03}", start,
+                    start + dt.timedelta(minutes=30), organizer=user, attendees=[JANE],
+                    sequence=shift))
+                put_at[f"Meeting Confirmed: Bench meeting {i:03}"] = time.time()
+                time.sleep(args.interval * rng.uniform(0.5, 1.5))
+            seen = _events_seen(env, put_at, moved=bool(shift),
+                                timeout=args.calendar_poll_seconds + 60)
+            rows.append(Row(f"calendar {what} -> Event", "CalDAV sync",
+                            f"asked every {args.calendar_poll_seconds:g} s", "p99 <= 60 s", n,
+                            [seen[s] - t for s, t in put_at.items() if s in seen]))
+        return rows
+
+
+def _events_seen(env: Env, put_at: dict[str, float], *, moved: bool, timeout: float
+                 ) -> dict[str, float]:
+    """When each Event was created (or moved to its new day), from sfemu's own stamps."""
+    stamp = "LastModifiedDate" if moved else "CreatedDate"
+    seen: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(seen) < len(put_at) and time.monotonic() < deadline:
+        for record in env.soql(f"SELECT Subject, {stamp}, StartDateTime FROM Event "
+                               "WHERE Subject LIKE 'Meeting Confirmed: Bench meeting%'"):
+            subject = record["Subject"]
+            at = dt.datetime.strptime(record[stamp], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+            if subject in put_at and subject not in seen and at >= put_at[subject] - 1:
+                seen[subject] = at
+        time.sleep(0.2)
+    return seen
+
+
 # Each measurement answers its rows; all are printed in one table.
-MEASUREMENTS: dict[str, Measurement] = {"reply": reply_latency}
+MEASUREMENTS: dict[str, Measurement] = {"reply": reply_latency, "calendar": calendar_latency}
 
 
 def main() -> None:
@@ -238,6 +298,9 @@ def main() -> None:
                         help="the watcher's poll interval (TETHER_WATCH_POLL_SECONDS)")
     parser.add_argument("--interval", type=float, default=1.0,
                         help="mean seconds between two replies appended")
+    parser.add_argument("--meetings", type=int, default=20)
+    parser.add_argument("--calendar-poll-seconds", type=float, default=15.0,
+                        help="how often the calendar is asked for changes (the default's)")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--measure", default=",".join(MEASUREMENTS),
                         help=f"which, comma-separated: {', '.join(MEASUREMENTS)}")
@@ -272,8 +335,8 @@ def main() -> None:
     for r in rows:
         if r.note:
             console.print(f"{r.measurement}, {r.mode}: {r.note}")
-    console.print("Percentiles by nearest rank; latency = the Task's CreatedDate in sfemu "
-                  "minus when the reply was appended to the INBOX.")
+    console.print("Percentiles by nearest rank; latency = sfemu's stamp of the Task (or Event) "
+                  "minus when the reply was appended to the INBOX (or the event PUT).")
 
 
 if __name__ == "__main__":
