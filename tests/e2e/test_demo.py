@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 
 
-def _start(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """`tether demo` on any free ports, once it has printed its three lines."""
+def _start(data_dir: Path, later: list[str] | None = None
+           ) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """`tether demo` on any free ports, once it has printed its three lines; what it prints
+    after goes into ``later``."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "tether", "demo", "--port", "0", "--emulator-port", "0",
          "--data-dir", str(data_dir), "--seed", "50"],
@@ -31,7 +33,8 @@ def _start(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
     if set(lines) != {"Dashboard", "API key", "Salesforce"}:
         _stop(proc)
         raise AssertionError("".join(output))
-    threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
+    rest = later if later is not None else []
+    threading.Thread(target=lambda: rest.extend(proc.stdout or []), daemon=True).start()
     return proc, lines
 
 
@@ -44,7 +47,8 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 def test_demo_runs_everything(tmp_path: Path) -> None:
-    proc, lines = _start(tmp_path / "demo")
+    later: list[str] = []
+    proc, lines = _start(tmp_path / "demo", later)
     try:
         base, key, sf = lines["Dashboard"].rstrip("/"), lines["API key"], lines["Salesforce"]
         auth = {"Authorization": f"Bearer {key}"}
@@ -80,6 +84,14 @@ def test_demo_runs_everything(tmp_path: Path) -> None:
                     ).json()["records"]:
                 assert time.monotonic() < deadline, c.get(f"/api/v1/messages/{sent['id']}").text
                 time.sleep(0.2)
+            # The demo shows a reply and a meeting reaching Salesforce by themselves.
+            deadline = time.monotonic() + 90
+            while len([line for line in later if line.startswith("Watching:")]) < 2:
+                assert time.monotonic() < deadline, "".join(later)
+                time.sleep(0.5)
+            shown = "".join(line for line in later if line.startswith("Watching:"))
+            assert '"Replied: Welcome to Tether" in' in shown, shown
+            assert '"Meeting Confirmed: Tether demo call" in' in shown, shown
     finally:
         _stop(proc)
     # Started again, the demo shows the same key, and the admin still has that one alone.
