@@ -24,6 +24,7 @@ import email.message
 import grp
 import itertools
 import logging
+import math
 import os
 import pwd
 import random
@@ -386,6 +387,12 @@ class LocalMailServer:
         self._folder(address, "Sent")
         if self._state is not None:
             self._write_passwords()
+            if self._dovecot is not None:
+                # Dovecot looks at its passwd-file at most once a second (it compares the
+                # file's stamp only when its clock's second has moved on): a login in the
+                # second of the write could miss the user.  Past that second, it cannot.
+                written = time.time()
+                time.sleep(math.floor(written) + 1.02 - written)
 
     def password(self, address: str) -> str | None:
         user = self._users.get(address.lower())
