@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tether.domain.settings import Autocreate
 from tether.services import connection, people, records
 from tether.services.errors import Conflict, Invalid
 from tether.services.workspaces import Actor, effective_for
+from tether.store.db import insert_ignoring
 from tether.store.models import NeverCreate
 
 ALLOWED = {Autocreate.LEADS_ONLY: ("Lead",), Autocreate.CONTACTS_ONLY: ("Contact",),
@@ -98,9 +98,7 @@ async def apply(deps: records.Deps, actor: Actor, decisions: Mapping[str, Decisi
         allowed = allowed_objects(db, actor)
         never = [a for a, d in decisions.items() if d.never]
         if never:
-            dialect = db.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            db.execute(insert(NeverCreate).on_conflict_do_nothing(), [
+            db.execute(insert_ignoring(db, NeverCreate), [
                 {"membership_id": actor.membership_id, "email_lower": a} for a in never])
             db.commit()
         to_create = {a: d for a, d in decisions.items() if d.create and not d.never

@@ -10,7 +10,6 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tether.domain.events import DateWindow, Event, problems, unknown_fields
@@ -18,6 +17,7 @@ from tether.domain.exclusions import normalize_email
 from tether.domain.paths import join, nul_at
 from tether.services.errors import Forbidden, Invalid
 from tether.services.workspaces import Actor
+from tether.store.db import insert_ignoring
 from tether.store.models import EventRow, Membership, User, utcnow
 
 MAX_EVENTS = 1000
@@ -130,10 +130,7 @@ def store(db: Session, rows: Sequence[dict[str, Any]]) -> None:
     """One INSERT; events already stored (same workspace and id) are left as they are."""
     if not rows:
         return
-    dialect = db.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    db.execute(insert(EventRow).on_conflict_do_nothing(
-        index_elements=[EventRow.workspace_id, EventRow.id]), list(rows))
+    db.execute(insert_ignoring(db, EventRow, EventRow.workspace_id, EventRow.id), list(rows))
 
 
 def _payload(raw: Any) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from tether.config import Settings
@@ -26,6 +25,7 @@ from tether.domain import tracking
 from tether.domain.exclusions import normalize_email
 from tether.jobs.rounds import run_rounds
 from tether.services import events
+from tether.store.db import insert_ignoring
 from tether.store.group_commit import GroupCommit
 from tether.store.models import (
     Membership,
@@ -207,11 +207,9 @@ def unsubscribe(db: Session, delivery_id: int, how: str) -> str | None:
     if row is None:
         return None
     workspace_id, recipient, message_pk = row
-    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
-    db.execute(insert(Unsubscribe).values(
-        workspace_id=workspace_id, email_lower=normalize_email(recipient),
-        message_pk=message_pk, how=how, at=utcnow()).on_conflict_do_nothing(
-        index_elements=[Unsubscribe.workspace_id, Unsubscribe.email_lower]))
+    db.execute(insert_ignoring(db, Unsubscribe, Unsubscribe.workspace_id, Unsubscribe.email_lower)
+               .values(workspace_id=workspace_id, email_lower=normalize_email(recipient),
+                       message_pk=message_pk, how=how, at=utcnow()))
     return str(recipient)
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tether.config import Settings
@@ -32,6 +32,7 @@ from tether.mail import imap_watch
 from tether.mail.imap import Server
 from tether.security import Vault
 from tether.services import inbound, mailboxes
+from tether.store.db import insert_ignoring
 from tether.store.models import Mailbox, Membership, User, as_utc, iso, new_id, utcnow
 from tether.store.watch_models import MailboxWatch
 
@@ -192,13 +193,7 @@ def _add_missing_watches(db: Session) -> None:
     rows = [{"mailbox_id": mid, "workspace_id": ws, "cursors": {}, "mode": "", "failures": 0,
              "updated_at": utcnow()} for mid, ws in db.execute(missing)]
     if rows:
-        dialect = db.get_bind().dialect.name
-        stmt: Any = insert(MailboxWatch)
-        if dialect in ("postgresql", "sqlite"):
-            from sqlalchemy.dialects import postgresql, sqlite
-            stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-                MailboxWatch).on_conflict_do_nothing(index_elements=[MailboxWatch.mailbox_id])
-        db.execute(stmt, rows)
+        db.execute(insert_ignoring(db, MailboxWatch, MailboxWatch.mailbox_id), rows)
 
 
 class _Watcher(threading.Thread):

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from tether.security import SQLITE_COMPANIONS, create_private_file, make_private_dir, tighten
@@ -53,3 +54,10 @@ def _private_database_file(path: Path) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def insert_ignoring(db: Session, model: Any, *conflict: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING in the session's dialect (SQLite and PostgreSQL spell
+    it alike, from different modules); ``conflict`` names the unique columns, or any."""
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(model).on_conflict_do_nothing(index_elements=list(conflict) or None)
