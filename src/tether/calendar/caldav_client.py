@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import socket
 import ssl
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ import httpx
 from defusedxml import ElementTree
 
 from tether.calendar import ical
+from tether.net import network_failure
 
 __all__ = ["Account", "CalendarCheckError", "CalendarObject", "Changes", "Stage", "SyncState",
            "achanges", "acheck", "changes", "check"]
@@ -458,28 +458,10 @@ class _Session:
         """The stage at which a request failed, looked for along the whole chain of causes
         (httpx wraps httpcore's error, which wraps the socket's), most specific first."""
         where = self.where
-        chain = list(_chain(exc))
-        for e in chain:
-            if isinstance(e, socket.gaierror):
-                return CalendarCheckError("name resolution",
-                                          f"{self.host} could not be found ({e.strerror})")
-        for e in chain:
-            if isinstance(e, ssl.SSLCertVerificationError):
-                return CalendarCheckError("TLS", f"the certificate of {where} is not trusted "
-                                          f"({e.verify_message})")
-            if isinstance(e, ssl.SSLError):
-                return CalendarCheckError("TLS", f"no TLS session with {where} "
-                                          f"({e.reason or e.strerror or e})")
-        for e in chain:
-            if isinstance(e, httpx.TimeoutException | TimeoutError):
-                return CalendarCheckError("timeout",
-                                          f"{where} did not answer within {self.timeout:g} s")
-        for e in chain:
-            if isinstance(e, ConnectionRefusedError):
-                return CalendarCheckError("connection", f"nothing is listening at {where}")
-            if isinstance(e, OSError):
-                reason = e.strerror or str(e) or type(e).__name__
-                return CalendarCheckError("connection", f"{where}: {reason}")
+        found = network_failure(exc, self.host, where, self.timeout,
+                                timeouts=(httpx.TimeoutException, TimeoutError))
+        if found is not None:
+            return CalendarCheckError(*found)
         if isinstance(exc, httpx.RemoteProtocolError):
             return CalendarCheckError("connection", f"{where} did not answer over HTTP "
                                       f"({exc})")
@@ -488,15 +470,6 @@ class _Session:
 
 def _verify(account: Account) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=account.ca_file)
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
 
 
 def _status_words(response: httpx.Response) -> str:

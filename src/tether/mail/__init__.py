@@ -8,11 +8,11 @@ person setting up a mailbox reads the same words for the same trouble on either 
 
 from __future__ import annotations
 
-import socket
 import ssl
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
+
+from tether.net import network_failure
 
 Security = Literal["starttls", "tls", "none"]
 Auth = Literal["password", "xoauth2"]
@@ -53,40 +53,9 @@ def tls_context(endpoint: Endpoint) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=endpoint.ca_file)
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def classify(service: str, endpoint: Endpoint, exc: BaseException) -> MailCheckError | None:
     """The network-level stage at which `exc` (or what caused it) failed, or None when it is
-    not a network failure.  Libraries wrap the socket's error in their own, so the whole chain
-    is searched, most specific cause first."""
-    where = f"{endpoint.host}:{endpoint.port}"
-    chain = list(_chain(exc))
-    for e in chain:
-        if isinstance(e, socket.gaierror):
-            return MailCheckError(service, "name resolution",
-                                  f"{endpoint.host} could not be found ({e.strerror})")
-    for e in chain:
-        if isinstance(e, ssl.SSLCertVerificationError):
-            return MailCheckError(service, "TLS", f"the certificate of {where} is not trusted "
-                                  f"({e.verify_message})")
-        if isinstance(e, ssl.SSLError):
-            return MailCheckError(service, "TLS", f"no TLS session with {where} "
-                                  f"({e.reason or e.strerror or e})")
-    for e in chain:
-        if isinstance(e, TimeoutError):
-            return MailCheckError(service, "timeout",
-                                  f"{where} did not answer within {endpoint.timeout:g} s")
-    for e in chain:
-        if isinstance(e, ConnectionRefusedError):
-            return MailCheckError(service, "connection", f"nothing is listening at {where}")
-        if isinstance(e, OSError):
-            reason = e.strerror or str(e) or type(e).__name__
-            return MailCheckError(service, "connection", f"{where}: {reason}")
-    return None
+    not a network failure (net.network_failure)."""
+    found = network_failure(exc, endpoint.host, f"{endpoint.host}:{endpoint.port}",
+                            endpoint.timeout)
+    return MailCheckError(service, *found) if found is not None else None
