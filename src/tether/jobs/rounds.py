@@ -32,3 +32,20 @@ async def run_rounds(step: Callable[[], Awaitable[int]], wakeup: asyncio.Event,
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wakeup.wait(), timeout=max(
                 0.05, poll_seconds - (time.monotonic() - started)))
+
+
+def in_thread(step: Callable[[], int]) -> Callable[[], Awaitable[int]]:
+    """A blocking round (database work, a synchronous client) as run_rounds takes it."""
+    async def run() -> int:
+        return await asyncio.to_thread(step)
+    return run
+
+
+def from_any_thread(callback: Callable[[], None]) -> Callable[[], None]:
+    """The callback run on the running event loop, whichever thread calls: an asyncio.Event
+    set from another thread may not wake its waiter."""
+    loop = asyncio.get_running_loop()
+
+    def call() -> None:
+        loop.call_soon_threadsafe(callback)
+    return call

@@ -21,12 +21,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tether.calendar import caldav_client, ical
 from tether.config import Settings
-from tether.jobs.rounds import run_rounds
+from tether.jobs.rounds import from_any_thread, in_thread, run_rounds
 from tether.security import Vault
 from tether.services import calendars, events
 from tether.services.watching import worker_name
@@ -139,7 +139,7 @@ class CalendarWatchers:
                 CalendarConnection.id == cid, CalendarConnection.owner == self.owner).values(
                 sync_state=json.loads(got.state.to_json()), last_error=None, failures=0,
                 next_check_at=now + dt.timedelta(seconds=self.settings.calendar_poll_seconds),
-                watching_since=_coalesce(db, cid, now),
+                watching_since=func.coalesce(CalendarConnection.watching_since, now),
                 **({"last_change_at": now} if rows else {})))
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 db.rollback()  # another worker holds it now: it looks again itself
@@ -170,25 +170,11 @@ class CalendarWatchers:
             db.commit()
 
     async def run_forever(self) -> None:
-        loop = asyncio.get_running_loop()
         if self.on_events is not None:
-            nudge = self.on_events
-
-            def threadsafe() -> None:
-                loop.call_soon_threadsafe(nudge)
-            self.on_events = threadsafe
-
-        async def step() -> int:
-            return await asyncio.to_thread(self.step)
+            self.on_events = from_any_thread(self.on_events)  # step runs in a thread
         poll = min(5.0, self.settings.calendar_poll_seconds,
                    self.settings.watch_lease_seconds / 3)
-        await run_rounds(step, self.wakeup, poll, log, again=lambda _: False)
-
-
-def _coalesce(db: Session, cid: str, now: dt.datetime) -> dt.datetime:
-    since = db.scalar(select(CalendarConnection.watching_since).where(
-        CalendarConnection.id == cid))
-    return since or now
+        await run_rounds(in_thread(self.step), self.wakeup, poll, log, again=lambda _: False)
 
 
 def _diff(before: dict[str, Any], found: list[ical.Occurrence]

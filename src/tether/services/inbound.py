@@ -181,7 +181,7 @@ def _bounced(db: Session, box: Box, p: mail.Parsed, key: str, row: dict[str, Any
              taken: Taken, now: dt.datetime, found: list[mail.Bounce]) -> None:
     said = []
     for n, b in enumerate(found):
-        copy = _bounced_copy(db, box, p, b.recipient)
+        copy = _bounced_copy(db, box, p, b.recipient, now)
         how = "hard" if b.hard else "soft"
         said.append(f"{b.recipient or 'a recipient'}: {b.status or 'no status'} ({how})")
         if n == 0:
@@ -205,7 +205,7 @@ def _bounced(db: Session, box: Box, p: mail.Parsed, key: str, row: dict[str, Any
     row.update(kind="bounce", reason="a bounce" + tether + ": " + "; ".join(said))
 
 
-def _bounced_copy(db: Session, box: Box, p: mail.Parsed, recipient: str
+def _bounced_copy(db: Session, box: Box, p: mail.Parsed, recipient: str, now: dt.datetime
                   ) -> MessageDelivery | None:
     """The copy a bounce is about: by the original's Message-ID, else the latest copy to that
     recipient from this mailbox (bounces that quote nothing)."""
@@ -217,7 +217,7 @@ def _bounced_copy(db: Session, box: Box, p: mail.Parsed, recipient: str
         if not copies:
             return db.scalar(select(MessageDelivery).where(
                 MessageDelivery.mailbox_id == box.id, MessageDelivery.recipient == recipient,
-                MessageDelivery.accepted_at >= dt.datetime.now(dt.UTC) - BOUNCE_LOOKBACK)
+                MessageDelivery.accepted_at >= now - BOUNCE_LOOKBACK)
                 .order_by(MessageDelivery.accepted_at.desc()).limit(1))
     return copies[0] if len(copies) == 1 else None
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tether.config import Settings
 from tether.domain import tracking
 from tether.domain.exclusions import normalize_email
-from tether.jobs.rounds import run_rounds
+from tether.jobs.rounds import in_thread, run_rounds
 from tether.services import events
 from tether.store.db import insert_ignoring
 from tether.store.group_commit import GroupCommit
@@ -338,9 +338,7 @@ class TrackingProcessor:
         return verdict, evidence, row
 
     async def run_forever(self) -> None:
-        async def step() -> int:
-            return await asyncio.to_thread(self.step)
-        await run_rounds(step, self.wakeup, self.poll_seconds, log,
+        await run_rounds(in_thread(self.step), self.wakeup, self.poll_seconds, log,
                          again=lambda judged: judged >= BATCH)
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tether.config import Settings
-from tether.jobs.rounds import run_rounds
+from tether.jobs.rounds import from_any_thread, in_thread, run_rounds
 from tether.mail import imap_watch
 from tether.mail.imap import Server
 from tether.security import Vault
@@ -154,20 +154,13 @@ class MailWatchers:
             return _Config(box, server, row.sent_folder, row.updated_at, row.created_at)
 
     async def run_forever(self) -> None:
-        loop = asyncio.get_running_loop()
         if self.on_events is not None:
-            nudge = self.on_events
-
-            def threadsafe() -> None:
-                loop.call_soon_threadsafe(nudge)
-            self._nudge = threadsafe
+            self._nudge = from_any_thread(self.on_events)  # watchers call it from threads
         try:
-            async def step() -> int:
-                return await asyncio.to_thread(self.step)
             # A mailbox connected in another process is taken within 5 s; renewals every
             # third of the lease at least.
-            await run_rounds(step, self.wakeup, min(5.0, self.settings.watch_lease_seconds / 3),
-                             log)
+            await run_rounds(in_thread(self.step), self.wakeup,
+                             min(5.0, self.settings.watch_lease_seconds / 3), log)
         finally:
             self.close()  # here and now: a cancelled task's await would be cancelled too
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from tether.config import Settings
 from tether.domain.paths import join
+from tether.jobs.rounds import from_any_thread
 from tether.salesforce.errors import SalesforceError
 from tether.security import Vault
 from tether.services.errors import ServiceError
@@ -62,16 +63,14 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
         if embedded_worker:
             # Through the loop: sync routes call these from the threadpool, and an
             # asyncio.Event set from another thread may not wake its waiter.
-            state.wake = _from_any_thread(worker.runner.wakeup)
-            state.wake_activity = _from_any_thread(worker.pipeline.wakeup)
-            state.wake_sender = _from_any_thread(worker.sender.wakeup)
-            mailboxes_woken = _from_any_thread(worker.watchers.wakeup)
-            calendars_woken = _from_any_thread(worker.calendars.wakeup)
+            state.wake = from_any_thread(worker.runner.wakeup.set)
+            state.wake_activity = from_any_thread(worker.pipeline.wakeup.set)
+            state.wake_sender = from_any_thread(worker.sender.wakeup.set)
 
             def wake_watchers() -> None:
-                mailboxes_woken()
-                calendars_woken()
-            state.wake_watchers = wake_watchers
+                worker.watchers.wakeup.set()
+                worker.calendars.wakeup.set()
+            state.wake_watchers = from_any_thread(wake_watchers)
         try:
             yield
         finally:
@@ -168,12 +167,3 @@ def _with_event_schemas(app: FastAPI) -> None:
                 event_schema.COMPONENTS)
         return app.openapi_schema or {}
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _from_any_thread(event: asyncio.Event) -> Callable[[], None]:
-    """Sets the event through its loop, whichever thread calls."""
-    loop = asyncio.get_running_loop()
-
-    def wake() -> None:
-        loop.call_soon_threadsafe(event.set)
-    return wake
