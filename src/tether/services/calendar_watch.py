@@ -29,7 +29,7 @@ from tether.config import Settings
 from tether.jobs.rounds import from_any_thread, in_thread, run_rounds
 from tether.security import Vault
 from tether.services import calendars, events
-from tether.services.watching import worker_name
+from tether.services.watching import holdable, take_leases, worker_name
 from tether.store.models import Membership, User, iso, utcnow
 from tether.store.watch_models import CalendarConnection, CalendarObject
 
@@ -70,18 +70,8 @@ class CalendarWatchers:
             due = list(db.scalars(select(CalendarConnection.id).where(
                 or_(CalendarConnection.next_check_at.is_(None),
                     CalendarConnection.next_check_at <= now),
-                or_(CalendarConnection.owner.is_(None), CalendarConnection.owner == self.owner,
-                    CalendarConnection.lease_until < now)).limit(20)))
-            mine = []
-            for cid in due:
-                taken = db.execute(update(CalendarConnection).where(
-                    CalendarConnection.id == cid,
-                    or_(CalendarConnection.owner.is_(None),
-                        CalendarConnection.owner == self.owner,
-                        CalendarConnection.lease_until < now))
-                    .values(owner=self.owner, lease_until=now + lease))
-                if taken.rowcount == 1:  # type: ignore[attr-defined]
-                    mine.append(cid)
+                holdable(CalendarConnection, self.owner, now)).limit(20)))
+            mine = take_leases(db, CalendarConnection.id, due, self.owner, now, lease)
             db.commit()
         changed = 0
         for cid in mine:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tether.config import Settings
@@ -46,6 +46,25 @@ class LeaseLost(Exception):
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{new_id()[:6]}"
+
+
+def holdable(model: Any, owner: str, now: dt.datetime) -> ColumnElement[bool]:
+    """A watch this worker may take: no one's, its own, or one whose lease lapsed."""
+    return or_(model.owner.is_(None), model.owner == owner, model.lease_until < now)
+
+
+def take_leases(db: Session, key: Any, ids: list[str], owner: str, now: dt.datetime,
+                lease: dt.timedelta) -> list[str]:
+    """The ids whose lease this worker won: one conditional update each, so two workers
+    never both win one."""
+    model = key.class_
+    won = []
+    for wanted in ids:
+        taken = db.execute(update(model).where(key == wanted, holdable(model, owner, now))
+                           .values(owner=owner, lease_until=now + lease))
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            won.append(wanted)
+    return won
 
 
 @dataclass(frozen=True)
@@ -121,22 +140,16 @@ class MailWatchers:
     def _claim(self, now: dt.datetime, limit: int = 50) -> dict[str, dt.datetime]:
         """Takes watches no one holds (or whose holder's lease lapsed), one conditional
         update each: two workers never both win one."""
-        won: dict[str, dt.datetime] = {}
         with self.sessions() as db:
-            free = db.execute(select(MailboxWatch.mailbox_id, Mailbox.updated_at)
-                              .join(Mailbox, Mailbox.id == MailboxWatch.mailbox_id)
-                              .where(or_(MailboxWatch.owner.is_(None),
-                                         MailboxWatch.lease_until < now))
-                              .limit(limit)).all()
-            for mailbox_id, version in free:
-                taken = db.execute(update(MailboxWatch).where(
-                    MailboxWatch.mailbox_id == mailbox_id,
-                    or_(MailboxWatch.owner.is_(None), MailboxWatch.lease_until < now))
-                    .values(owner=self.owner, lease_until=now + self.lease))
-                if taken.rowcount == 1:  # type: ignore[attr-defined]
-                    won[mailbox_id] = version
+            free = dict(db.execute(select(MailboxWatch.mailbox_id, Mailbox.updated_at)
+                                   .join(Mailbox, Mailbox.id == MailboxWatch.mailbox_id)
+                                   .where(or_(MailboxWatch.owner.is_(None),
+                                              MailboxWatch.lease_until < now))
+                                   .limit(limit)).all())
+            won = take_leases(db, MailboxWatch.mailbox_id, list(free), self.owner, now,
+                              self.lease)
             db.commit()
-        return won
+        return {mailbox_id: free[mailbox_id] for mailbox_id in won}
 
     def _config(self, mailbox_id: str) -> _Config | None:
         with self.sessions() as db:
