@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import faulthandler
 import os
 import signal
 import socket
@@ -165,6 +166,8 @@ def worker() -> None:
     settings = _settings()
     sessions = session_factory(make_engine(settings.effective_database_url))
     vault = _vault(settings)
+    # `kill -USR1 <pid>` prints every thread's stack: what a stuck worker is waiting for.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     console.print("Tether worker running")
     asyncio.run(build_worker(sessions, vault, settings).run_forever())
 

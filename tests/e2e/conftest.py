@@ -145,6 +145,14 @@ class WorkerProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
 
+    def stacks(self) -> str:
+        """The worker's log after it printed every thread's stack (SIGUSR1): what it was
+        waiting for when a test gave up on it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+        return self.log.read_text()[-12000:]
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()

@@ -107,11 +107,25 @@ def owner(env: Env) -> str | None:
         engine.dispose()
 
 
+def watch_row(env: Env) -> str:
+    """The watch as the database has it: who holds it, until when, its cursors, its error."""
+    engine = make_engine(env.tether.settings.effective_database_url)
+    try:
+        with session_factory(engine)() as db:
+            row = db.scalar(select(MailboxWatch))
+            if row is None:
+                return "no watch row"
+            return (f"watch: owner {row.owner}, lease until {row.lease_until}, mode {row.mode}, "
+                    f"cursors {row.cursors}, last error {row.last_error!r}")
+    finally:
+        engine.dispose()
+
+
 T = TypeVar("T")
 
 
-def settle(probe: Callable[[], T], done: Callable[[T], bool], stall: float = 15.0,
-           limit: float = 90.0, every: float = 0.1) -> T:
+def settle(probe: Callable[[], T], done: Callable[[T], bool], stall: float = 40.0,
+           limit: float = 150.0, every: float = 0.1) -> T:
     """Polls ``probe`` until ``done`` says so, or until its answer has not changed for
     ``stall`` seconds (or ``limit`` passed); answers the last answer, for the caller to
     judge."""
@@ -138,8 +152,8 @@ def wait_taken(env: Env, goal: int, stream: Stream, worker: WorkerProcess) -> in
     taken = settle(lambda: count_taken(env)[0], lambda t: t >= goal, every=0.05)
     assert taken >= goal, (
         f"taken stalled at {taken}, {stream.delivered} delivered: "
-        f"{missed(env, stream.messages[:stream.delivered])}; worker log: "
-        f"{worker.log.read_text()[-3000:]}")
+        f"{missed(env, stream.messages[:stream.delivered])}; {watch_row(env)}; worker "
+        f"log: {worker.stacks()}")
     return taken
 
 
