@@ -1,6 +1,6 @@
-"""The worker: the job runner (syncs), the activity pipeline, the mail sender and the
-tracking processor, side by side in one event loop.  The web process embeds it by default;
-`tether worker` runs it alone."""
+"""The worker: the job runner (syncs), the activity pipeline, the mail sender, the tracking
+processor, the mailbox and calendar watchers and the sequencer, side by side in one event
+loop.  The web process embeds it by default; `tether worker` runs it alone."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tether.security import Vault
 from tether.services import sync as sync_service
 from tether.services.calendar_watch import CalendarWatchers
 from tether.services.sending import Sender
+from tether.services.sequencing import Sequencer
 from tether.services.tracking import TrackingProcessor
 from tether.services.watching import MailWatchers
 from tether.sync.pipeline import ActivityPipeline
@@ -29,6 +30,7 @@ class Worker:
     tracking: TrackingProcessor
     watchers: MailWatchers
     calendars: CalendarWatchers
+    sequencer: Sequencer
 
     async def run_forever(self) -> None:
         tasks = [asyncio.create_task(self.runner.run_forever()),
@@ -36,7 +38,8 @@ class Worker:
                  asyncio.create_task(self.sender.run_forever()),
                  asyncio.create_task(self.tracking.run_forever()),
                  asyncio.create_task(self.watchers.run_forever()),
-                 asyncio.create_task(self.calendars.run_forever())]
+                 asyncio.create_task(self.calendars.run_forever()),
+                 asyncio.create_task(self.sequencer.run_forever())]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -56,4 +59,5 @@ def build_worker(sessions: sessionmaker[Session], vault: Vault, settings: Settin
     return Worker(runner, pipeline, sender,
                   TrackingProcessor(sessions, settings, on_events=pipeline.wakeup.set),
                   MailWatchers(sessions, vault, settings, on_events=pipeline.wakeup.set),
-                  CalendarWatchers(sessions, vault, settings, on_events=pipeline.wakeup.set))
+                  CalendarWatchers(sessions, vault, settings, on_events=pipeline.wakeup.set),
+                  Sequencer(sessions, vault, settings, on_sent=sender.wakeup.set))

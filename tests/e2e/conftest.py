@@ -107,6 +107,18 @@ def tether(migrated_url: str, sfemu: Sfemu, tmp_path: Path) -> Iterator[Tether]:
         yield server
 
 
+# Watching quickly: a lease of 3 s, polls every 2 s, hits judged after 0.2 s.
+WATCH = {"watch_lease_seconds": 3.0, "watch_poll_seconds": 2.0, "tracking_settle_seconds": 0.2,
+         "watch_retry_max_seconds": 2.0}
+
+
+@pytest.fixture
+def watch_tether(migrated_url: str, sfemu: Sfemu, tmp_path: Path) -> Iterator[Tether]:
+    """Tether with its worker, watching mailboxes quickly (WATCH)."""
+    with serve(migrated_url, sfemu, tmp_path, **WATCH) as server:
+        yield server
+
+
 class WorkerProcess:
     """`tether worker` in a child process, configured like the web server."""
 

@@ -5,18 +5,16 @@ reaches sfemu (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import Sfemu
 from tests.e2e.activity_env import Env, make_env
-from tests.e2e.conftest import Tether, serve
+from tests.e2e.conftest import Tether
 from tests.e2e.mail_env import Mail, connect_mailbox
 from tether.mail.local_server import LocalMailServer
 from tether.store.db import make_engine, session_factory
@@ -24,14 +22,6 @@ from tether.store.models import EventRow, utcnow
 from tether.store.watch_models import InboundMessage
 
 T = TypeVar("T")
-WATCH = {"watch_lease_seconds": 3.0, "watch_poll_seconds": 2.0, "tracking_settle_seconds": 0.2,
-         "watch_retry_max_seconds": 2.0}
-
-
-@pytest.fixture
-def watch_tether(migrated_url: str, sfemu: Sfemu, tmp_path: Path) -> Iterator[Tether]:
-    with serve(migrated_url, sfemu, tmp_path, **WATCH) as server:
-        yield server
 
 
 @pytest.fixture

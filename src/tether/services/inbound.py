@@ -26,8 +26,8 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tether.domain import mail
-from tether.services import events
-from tether.store.models import MessageDelivery, OutboundMessage, iso
+from tether.services import events, sequencing
+from tether.store.models import MessageDelivery, OutboundMessage, iso, utcnow
 from tether.store.watch_models import InboundMessage, MailboxWatch
 from tether.sync import mirror_view
 
@@ -109,12 +109,17 @@ def take(db: Session, box: Box, folder: Folder, folder_name: str, validity: int,
 
 
 def store(db: Session, taken: Taken) -> None:
+    """What a batch became, in the caller's transaction: a reply or a bounce stops its
+    sequence recipient in the same one (a stage never goes after it is recorded)."""
     if taken.rows:
         db.execute(insert(InboundMessage), taken.rows)
     events.store(db, taken.events)
     for delivery_id, values in taken.marks:
         db.execute(update(MessageDelivery).where(MessageDelivery.id == delivery_id)
                    .values(**values))
+    colleagues = {int(r["delivery_id"]) for r in taken.rows
+                  if r.get("kind") == "colleague_reply" and r.get("delivery_id")}
+    sequencing.on_deliveries(db, taken.marks, colleagues, utcnow())
 
 
 # -- the inbox --------------------------------------------------------------------------------
@@ -168,6 +173,8 @@ def _replied(db: Session, box: Box, p: mail.Parsed, key: str, row: dict[str, Any
         info["replied_by"] = p.from_address
     payload = _payload(box, key, "email.replied", p, now, recipient=copy.recipient,
                        message=info)
+    if message.sequence_name and message.sequence_stage:
+        payload["sequence"] = {"name": message.sequence_name, "stage": message.sequence_stage}
     who = (f"{p.from_address}, a colleague at {copy.recipient}'s domain," if colleague
            else copy.recipient)
     row.update(delivery_id=copy.id, recipient=copy.recipient)

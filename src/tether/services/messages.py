@@ -55,6 +55,17 @@ class Compose:
     records: Mapping[str, Decision] = field(default_factory=dict)
     send_without_creating: bool = False
     files: Sequence[str] = ()  # tracked downloads: ids of files uploaded to Tether
+    variables: Mapping[str, Any] = field(default_factory=dict)  # by label, before the record's
+    sequence: SequenceRef | None = None
+
+
+@dataclass(frozen=True)
+class SequenceRef:
+    """The sequence stage a message is: its activity reads "Sent [name (#stage)]: …"."""
+
+    recipient_id: str
+    name: str
+    stage: int
 
 
 @dataclass(frozen=True)
@@ -155,12 +166,13 @@ def _files(db: Session, actor: Actor, ids: Sequence[str]) -> list[TrackedFile]:
 
 
 def _rendered(db: Session, actor: Actor, subject: str, body: str,
-              recipients: Sequence[_Recipient]) -> dict[str, templates.Rendered]:
+              recipients: Sequence[_Recipient], variables: Mapping[str, Any]
+              ) -> dict[str, templates.Rendered]:
     """Each recipient's rendering; a variable with no value and no fallback refuses the
     send, naming the recipient and the label."""
     out: dict[str, templates.Rendered] = {}
     for r in recipients:
-        done = templates.render_for(db, actor, subject, body, r.address)
+        done = templates.render_for(db, actor, subject, body, r.address, variables)
         if done.missing:
             labels = ", ".join(f"{{{{{label}}}}}" for label in done.missing)
             raise Invalid(f"{r.address}: {labels} {'has' if len(done.missing) == 1 else 'have'}"
@@ -200,13 +212,22 @@ async def send(deps: Deps, actor: Actor, data: Compose) -> dict[str, Any]:
                 "send_at": iso(row.send_at) if row.send_at else None}
 
 
+def record_now(db: Session, deps: Deps, actor: Actor, data: Compose) -> OutboundMessage:
+    """A message checked and recorded in the caller's transaction, without autocreate (a
+    sequence creates its records when recipients are added): the sequencer's send."""
+    recipients = _addresses(data)
+    _refuse_unsubscribed(db, actor, recipients)
+    subject, body, text = _content(db, actor, data)
+    return _record(db, deps, actor, data, recipients, subject, body, text)
+
+
 def _record(db: Session, deps: Deps, actor: Actor, data: Compose,
             recipients: list[_Recipient], subject: str, body: str, text: str | None
             ) -> OutboundMessage:
     mailbox = mailboxes.mailbox_of(db, actor)
     if mailbox is None:
         raise Conflict("the mailbox was removed meanwhile", "mailbox")
-    rendered = _rendered(db, actor, subject, body, recipients)
+    rendered = _rendered(db, actor, subject, body, recipients, data.variables)
     in_reply_to, references, thread = _parent(db, actor, data.in_reply_to)
     files = _files(db, actor, data.files)
     if not autocreate.is_connected(db, actor.membership_id) and mailbox.salesforce_bcc:
@@ -230,7 +251,10 @@ def _record(db: Session, deps: Deps, actor: Actor, data: Compose,
         track_opens=data.track_opens, track_clicks=data.track_clicks,
         unsubscribe_link=bool(workspace and workspace.unsubscribe_links),
         status="scheduled" if scheduled else "queued", send_at=send_at if scheduled else None,
-        next_attempt_at=send_at if scheduled and send_at else now, created_at=now)
+        next_attempt_at=send_at if scheduled and send_at else now, created_at=now,
+        sequence_recipient_id=data.sequence.recipient_id if data.sequence else None,
+        sequence_name=data.sequence.name if data.sequence else None,
+        sequence_stage=data.sequence.stage if data.sequence else None)
     db.add(row)
     db.flush()
     first = rendered[recipients[0].address]

@@ -37,7 +37,7 @@ from tether.domain import tracking
 from tether.jobs.rounds import run_rounds
 from tether.mail import imap, mime, smtp
 from tether.security import Vault
-from tether.services import copies, events, mailboxes
+from tether.services import copies, events, mailboxes, sequencing
 from tether.store.models import (
     Mailbox,
     Membership,
@@ -164,7 +164,8 @@ class Sender:
 
     def _set_delivery(self, work: _Work, delivery: MessageDelivery, **values: Any) -> bool:
         """A delivery's state committed, with the message's lease renewed; False when the
-        lease was lost (another worker took the message over)."""
+        lease was lost (another worker took the message over).  A sequence's copy about to
+        go is failed instead when its recipient left the sequence (a reply, a bounce)."""
         lease = utcnow() + dt.timedelta(seconds=self.settings.send_lease_seconds)
         with self.sessions() as db:
             held = db.execute(update(OutboundMessage).where(
@@ -174,6 +175,11 @@ class Sender:
             if held.rowcount != 1:  # type: ignore[attr-defined]
                 db.rollback()
                 return False
+            rid = work.message.sequence_recipient_id
+            if values.get("state") == "sending" and rid is not None:
+                left = sequencing.still_on(db, rid, utcnow())
+                if left is not None:
+                    values = {"state": "failed", "smtp_reply": left}
             db.execute(update(MessageDelivery).where(MessageDelivery.id == delivery.id)
                        .values(**values))
             db.commit()
@@ -219,6 +225,8 @@ class Sender:
             if not await asyncio.to_thread(self._set_delivery, work, d, state="sending",
                                            attempts=d.attempts + 1):
                 return "the message was taken over by another worker"
+            if d.state != "sending":  # its sequence recipient left: not sent
+                continue
             outcome = await session.deliver(message.from_address, d.recipient, raw)
             if outcome.status == "accepted":
                 values: dict[str, Any] = {"state": "accepted", "accepted_at": utcnow(),
@@ -320,7 +328,9 @@ class Sender:
             done = db.execute(update(OutboundMessage).where(
                 OutboundMessage.id == message.id, OutboundMessage.attempts == message.attempts,
                 OutboundMessage.status == "sending").values(
-                status="sent" if accepted else "failed", lease_until=None,
+                status="sent" if accepted else "cancelled" if failed and all(
+                    (d.smtp_reply or "").startswith(sequencing.LEFT) for d in failed)
+                else "failed", lease_until=None,
                 sent_at=sent_at if accepted else None, waiting_reason=None,
                 sent_copy=("provider" if work.mailbox and work.mailbox.provider_saves_sent
                            else "appended" if accepted and not note else None),
@@ -413,6 +423,9 @@ def sent_events(work: _Work, accepted: list[MessageDelivery], sent_at: dt.dateti
                         "bcc": [d.recipient for d in ds if d.kind == "bcc"],
                         "is_reply": message.in_reply_to is not None, "sent_via": "tether",
                         "snippet": text[:SNIPPET]}}
+        if message.sequence_name and message.sequence_stage:
+            payload["sequence"] = {"name": message.sequence_name,
+                                   "stage": message.sequence_stage}
         if not payload["message"]["to"] and not payload["message"]["cc"] \
                 and not payload["message"]["bcc"]:
             continue

@@ -5,6 +5,7 @@ for a recipient from the mirror (no Salesforce API call)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,14 +216,20 @@ class Rendered:
     reason: str
 
 
-def render_for(db: Session, actor: Actor, subject: str, body: str, to: str) -> Rendered:
+def render_for(db: Session, actor: Actor, subject: str, body: str, to: str,
+               variables: Mapping[str, Any] | None = None) -> Rendered:
     """A subject and an HTML body rendered for one recipient: their first Lead or Contact in
     the tie-break's order (as activity would be logged to), from the mirror; with none,
-    fallbacks only, and every other label missing."""
+    fallbacks only, and every other label missing.  ``variables`` (a sequence recipient's,
+    by label) come before the record's values."""
     parsed_subject, parsed_body = _parsed("subject", subject), _parsed("body", body)
     ranked, reason = people.candidates(db, actor, to)
     record = _live(db, actor.workspace_id, ranked[0].id) if ranked else None
     sources = sources_of(db, actor.workspace_id, record) if record is not None else []
+    given = {label: value for label, value in (variables or {}).items()
+             if value not in (None, "")}
+    if given:
+        sources = [tpl.Source.of({label: label for label in given}, given), *sources]
     values = tpl.values_for([*parsed_subject.labels, *parsed_body.labels], sources)
     out_subject = tpl.render(parsed_subject, values, html_body=False)
     out_body = tpl.render(parsed_body, values, html_body=True)

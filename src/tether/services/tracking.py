@@ -24,7 +24,7 @@ from tether.config import Settings
 from tether.domain import tracking
 from tether.domain.exclusions import normalize_email
 from tether.jobs.rounds import in_thread, run_rounds
-from tether.services import events
+from tether.services import events, sequencing
 from tether.store.db import insert_ignoring
 from tether.store.group_commit import GroupCommit
 from tether.store.models import (
@@ -210,6 +210,7 @@ def unsubscribe(db: Session, delivery_id: int, how: str) -> str | None:
     db.execute(insert_ignoring(db, Unsubscribe, Unsubscribe.workspace_id, Unsubscribe.email_lower)
                .values(workspace_id=workspace_id, email_lower=normalize_email(recipient),
                        message_pk=message_pk, how=how, at=utcnow()))
+    sequencing.stop_addresses(db, workspace_id, [recipient], "unsubscribed", utcnow())
     return str(recipient)
 
 
@@ -251,6 +252,7 @@ class _Sent:
     accepted_at: dt.datetime | None
     subject: str
     message: dict[str, Any]
+    sequence: dict[str, Any] | None = None  # {name, stage} of a sequence's email
 
 
 class TrackingProcessor:
@@ -326,6 +328,8 @@ class TrackingProcessor:
             "user": sent.user, "message": {**sent.message, "subject": sent.subject},
             "recipient": sent.recipient, "tracking": {"verdict": verdict,
                                                       "evidence": evidence[:20]}}
+        if sent.sequence is not None:
+            payload["sequence"] = sent.sequence
         n = hit.link_n if hit.link_n is not None else -1
         if kind is tracking.Kind.CLICK:
             payload["url"] = links.get(hit.delivery_id, {}).get(n)
@@ -358,7 +362,8 @@ def _sent(db: Session, delivery_ids: Sequence[int]) -> dict[int, _Sent]:
     messages = {r.id: r for r in db.execute(
         select(OutboundMessage.id, OutboundMessage.membership_id, OutboundMessage.message_id,
                OutboundMessage.thread_id, OutboundMessage.to, OutboundMessage.cc,
-               OutboundMessage.bcc, OutboundMessage.in_reply_to, User.email)
+               OutboundMessage.bcc, OutboundMessage.in_reply_to, User.email,
+               OutboundMessage.sequence_name, OutboundMessage.sequence_stage)
         .join(Membership, Membership.id == OutboundMessage.membership_id)
         .join(User, User.id == Membership.user_id)
         .where(OutboundMessage.id.in_(sorted({d.message_pk for d in deliveries}))))}
@@ -374,7 +379,9 @@ def _sent(db: Session, delivery_ids: Sequence[int]) -> dict[int, _Sent]:
                                 "cc": _bounded(m.cc, d.recipient),
                                 "bcc": _bounded(m.bcc, d.recipient),
                                 "is_reply": bool(m.in_reply_to),
-                                "sent_via": "tether"})
+                                "sent_via": "tether"},
+                            {"name": m.sequence_name, "stage": m.sequence_stage}
+                            if m.sequence_name and m.sequence_stage else None)
     return found
 
 

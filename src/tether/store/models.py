@@ -587,6 +587,10 @@ class OutboundMessage(Base):
     sent_at: Mapped[dt.datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # A sequence's stage: its activity reads "Sent [name (#stage)]: …".
+    sequence_recipient_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    sequence_name: Mapped[str | None] = mapped_column(String(120))
+    sequence_stage: Mapped[int | None] = mapped_column(Integer)
 
 
 class MessageDelivery(Base):
@@ -698,5 +702,6 @@ class NeverCreate(Base):
 # Sign-in, the workspace chooser and every page's header look a user's memberships up.
 Index("ix_membership_user", Membership.user_id)
 
-# The watching tables (mailbox cursors, messages seen, calendars) live in their own module.
-from tether.store import watch_models  # noqa: E402, F401
+# The watching tables (mailbox cursors, messages seen, calendars) live in their own module,
+# and so do the tasks and sequences.
+from tether.store import sequence_models, watch_models  # noqa: E402, F401

@@ -35,6 +35,7 @@ from tether.web.api import (
     templates,
     workspace,
 )
+from tether.web.api import sequences as sequences_api
 from tether.web.body import BodyLimit, Rule, bearer_gate
 from tether.web.deps import AppState
 from tether.web.errors import error_json, service_error_json
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
             state.wake = from_any_thread(worker.runner.wakeup.set)
             state.wake_activity = from_any_thread(worker.pipeline.wakeup.set)
             state.wake_sender = from_any_thread(worker.sender.wakeup.set)
+            state.wake_sequencer = from_any_thread(worker.sequencer.wakeup.set)
 
             def wake_watchers() -> None:
                 worker.watchers.wakeup.set()
@@ -139,6 +141,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     app.include_router(templates.router)
     app.include_router(mail.router)
     app.include_router(calendar.router)
+    app.include_router(sequences_api.router)
     app.include_router(webhooks.router)
     app.include_router(oauth_callback.router)
     # Pure ASGI middlewares; the last added runs first (outermost).
@@ -147,6 +150,8 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
         Rule("/api/v1/events", settings.max_events_body_bytes, "POST", api_key),
         Rule(webhooks.PREFIX, webhooks.MAX_BODY, "POST", webhooks.token_gate(state)),
         Rule(mail.FILES_PREFIX, settings.max_upload_bytes + 64 * 1024, "POST", api_key),
+        # A CSV of recipients (10,000 rows with their variables).
+        Rule("/api/v1/sequences/", sequences_api.MAX_CSV_BYTES + 64 * 1024, "POST", api_key),
         Rule("/api/v1/", settings.max_body_bytes, gate=api_key)])
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors,
                        docs_paths=[p for p in (DOCS_URL, REDOC_URL,

@@ -28,6 +28,7 @@ class AppState:
     wake_activity: Callable[[], None] | None = None  # nudges the activity pipeline
     wake_sender: Callable[[], None] | None = None  # nudges the mail sender
     wake_watchers: Callable[[], None] | None = None  # nudges the mailbox and calendar watchers
+    wake_sequencer: Callable[[], None] | None = None  # nudges the sequence engine
 
     def nudge_worker(self) -> None:
         """New jobs were queued: the embedded worker looks now, not at its next poll."""
@@ -43,6 +44,11 @@ class AppState:
         """A message was queued: the embedded sender looks now."""
         if self.wake_sender is not None:
             self.wake_sender()
+
+    def nudge_sequencer(self) -> None:
+        """Recipients became due (activated, added, a task done): the sequencer looks now."""
+        if self.wake_sequencer is not None:
+            self.wake_sequencer()
 
     def nudge_watchers(self) -> None:
         """A mailbox or calendar was saved: the embedded watchers take it now."""
