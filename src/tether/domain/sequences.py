@@ -89,9 +89,10 @@ def parse_stage(raw: Any, n: int) -> Stage:
     unknown = set(raw) - (_EMAIL_KEYS if kind == "email" else _TASK_KEYS)
     if unknown:
         name = sorted(unknown)[0]
-        raise StageError(f"{at}.{name}: not a field of an {kind} stage", f"{at}.{name}")
+        raise StageError(f"{at}.{name}: not a field of {'an' if kind == 'email' else 'a'} "
+                         f"{kind} stage", f"{at}.{name}")
     try:
-        delay = Delay.parse(raw.get("delay") or {}, f"{at}.delay")
+        delay = Delay.parse({} if raw.get("delay") is None else raw["delay"], f"{at}.delay")
     except ScheduleError as exc:
         raise StageError(exc.detail, exc.field) from None
     if kind == "email":
@@ -106,6 +107,8 @@ def parse_stage(raw: Any, n: int) -> Stage:
         new_thread = raw.get("new_thread", False)
         if not isinstance(new_thread, bool):
             raise StageError(f"{at}.new_thread: true or false", f"{at}.new_thread")
+        if template_id is None and subject is None and new_thread:
+            raise StageError(f"{at}.subject: a new thread needs a subject", f"{at}.subject")
         return Stage(n, "email", delay, subject, body, template_id, new_thread)
     task_kind = _choice(raw, "task_kind", at, TASK_KINDS)
     linkedin = _choice(raw, "linkedin", at, ("inmail", "connection"), "inmail") \
@@ -134,6 +137,10 @@ def parse_stages(raw: Any) -> list[Stage]:
     if stages[0].kind == "email" and stages[0].new_thread:
         raise StageError("stages[0].new_thread: the first email starts the thread",
                          "stages[0].new_thread")
+    first = next((s for s in stages if s.kind == "email"), None)
+    if first is not None and first.template_id is None and first.subject is None:
+        at = f"stages[{first.n - 1}].subject"  # after tasks: it has no thread to reply in
+        raise StageError(f"{at}: the first email needs a subject", at)
     return stages
 
 
@@ -168,4 +175,6 @@ def after_task(next_when: str, status: str, due: dt.date, today: dt.date) -> Aft
         if status in ("completed", "deferred"):
             return AfterTask(go=False, finish=True)
         return AfterTask(go=today > due)
+    if next_when == "deferred" and status == "completed":  # a completed task stays so
+        return AfterTask(go=False, finish=True)
     return AfterTask(go=status == next_when)
