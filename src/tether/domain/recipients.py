@@ -34,11 +34,12 @@ class Given:
 def _email(raw: object, where: str) -> str:
     value = str(raw or "").strip().lower()
     if not is_email(value) or any(c in value for c in "\r\n<>,;\""):
-        raise RecipientsError(f"{where}: '{raw}' is not an email address", where)
+        raise RecipientsError(f"{where}: '{'' if raw is None else raw}' is not an email "
+                              "address", where)
     return value
 
 
-def _variables(raw: Any, where: str) -> dict[str, str]:
+def _variables(raw: Any, where: str, *, columns: bool = False) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
@@ -53,12 +54,12 @@ def _variables(raw: Any, where: str) -> dict[str, str]:
                                   f"('{str(label)[:40]}')", where)
         if value is None:
             continue
+        path = f"{where}, column {name}" if columns else f"{where}.{name}"
         if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise RecipientsError(f"{where}.{name}: must be text or a number", f"{where}.{name}")
+            raise RecipientsError(f"{path}: must be text or a number", path)
         text = str(value).strip()
         if len(text) > MAX_VALUE:
-            raise RecipientsError(f"{where}.{name}: at most {MAX_VALUE} characters",
-                                  f"{where}.{name}")
+            raise RecipientsError(f"{path}: at most {MAX_VALUE} characters", path)
         if text:
             out[name] = text
     return out
@@ -128,10 +129,10 @@ def from_csv(text: str) -> list[Given]:
         try:
             email = _email(cells.get(names[at]), f"row {row_n}, column {names[at]}")
             variables = _variables({k: v for k, v in cells.items() if k != names[at]},
-                                   f"row {row_n}")
+                                   f"row {row_n}", columns=True)
         except RecipientsError as exc:
-            problems.append({"row": row_n, "column": names[at] if "column" in exc.field
-                             else None, "detail": exc.detail})
+            problems.append({"row": row_n, "column": exc.field.partition(", column ")[2]
+                             or None, "detail": exc.detail})
             continue
         out.append(Given(row_n, email, variables))
     if problems:
