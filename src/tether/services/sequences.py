@@ -177,10 +177,10 @@ def from_filter(db: Session, actor: Actor, raw: Any) -> list[given_recipients.Gi
         MirrorRecord.workspace_id == actor.workspace_id, MirrorRecord.sobject == raw["object"],
         MirrorRecord.is_deleted.is_(False), MirrorRecord.email_lower.is_not(None))
         .order_by(MirrorRecord.sf_id))
-    for rec in rows:
-        if all(str(rec.data.get(k) if rec.data.get(k) is not None else "") == str(v)
+    for row in rows:
+        if all(str(row.data.get(k) if row.data.get(k) is not None else "") == str(v)
                for k, v in where.items()):
-            found.append(given_recipients.Given(len(found) + 1, str(rec.email_lower)))
+            found.append(given_recipients.Given(len(found) + 1, str(row.email_lower)))
             if len(found) > MAX_FILTERED:
                 raise Invalid(f"filter: more than {MAX_FILTERED:,} people match; narrow it",
                               "filter")

@@ -52,7 +52,9 @@ log = logging.getLogger("tether.sequencing")
 BATCH = 200
 AWAY_DAYS = 30  # an out-of-office return date further off is not waited for
 TZ_LABELS = ("Time Zone", "Timezone", "time_zone", "timezone")
-LIVE = ("pending", "active", "paused")  # states a recipient can still leave
+LIVE = ("pending", "active", "paused")  # states with stages still to run
+# A finished recipient may still have their last email waiting to go: a reply stops it too.
+LEAVABLE = (*LIVE, "finished")
 LEFT = "not sent: the recipient left the sequence"
 
 
@@ -93,7 +95,7 @@ def stop(db: Session, recipient_ids: Sequence[str], reason: str, now: dt.datetim
         return 0
     ids = list(recipient_ids)
     done = db.execute(update(SequenceRecipient).where(
-        SequenceRecipient.id.in_(ids), SequenceRecipient.state.in_(LIVE)).values(
+        SequenceRecipient.id.in_(ids), SequenceRecipient.state.in_(LEAVABLE)).values(
         state="stopped", stopped_reason=reason[:500], stopped_at=now, next_at=None,
         updated_at=now))
     db.execute(update(OutboundMessage).where(
@@ -111,7 +113,7 @@ def stop_addresses(db: Session, workspace_id: str, addresses: Iterable[str], rea
         return 0
     ids = list(db.scalars(select(SequenceRecipient.id).where(
         SequenceRecipient.workspace_id == workspace_id, SequenceRecipient.email.in_(wanted),
-        SequenceRecipient.state.in_(LIVE))))
+        SequenceRecipient.state.in_(LEAVABLE))))
     return stop(db, ids, reason, now)
 
 
@@ -133,7 +135,7 @@ def on_deliveries(db: Session, marks: Sequence[tuple[int, dict[str, Any]]],
             continue
         r = db.get(SequenceRecipient, rid)
         seq = db.get(SequenceRow, r.sequence_id) if r is not None else None
-        if r is None or seq is None or r.state not in LIVE:
+        if r is None or seq is None or r.state not in LEAVABLE:
             continue
         if "replied_at" in values:
             if delivery_id in colleagues and not seq.exit_on_colleague_reply:
