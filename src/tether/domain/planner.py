@@ -19,6 +19,7 @@ from tether.domain.description import Named, RelatedRecord, describe
 from tether.domain.events import (
     MEETING_EVENTS,
     TASK_EVENTS,
+    Call,
     Event,
     EventType,
     recipients,
@@ -310,16 +311,19 @@ def _fields(inp: PlanInput, key: str, who: str | None, target: Related | None,
         status = "completed" if event.type is EventType.TASK_COMPLETED else t.status
         fields.update({"Status": _TASK_STATUS[status], "TaskSubtype": _SUBTYPE[t.kind],
                        "ActivityDate": t.due.isoformat() if t.due else None})
+        if t.kind == "call" and event.call is not None:  # a call task's call, once logged
+            fields.update(_call_fields(event.call))
     elif event.type is EventType.CALL_LOGGED and event.call is not None:
-        c = event.call
-        fields.update({"TaskSubtype": "Call", "Type": "Call",
-                       "CallDurationInSeconds": c.duration_s,
-                       "CallDisposition": naming.truncate(c.disposition, 255)
-                       if c.disposition else None,
-                       "CallType": "Inbound" if c.direction == "inbound" else "Outbound"})
+        fields.update({"TaskSubtype": "Call", **_call_fields(event.call)})
     else:
         fields.update({"TaskSubtype": "Email", "Type": "Email"})
     return fields
+
+
+def _call_fields(c: Call) -> dict[str, Any]:
+    return {"Type": "Call", "CallDurationInSeconds": c.duration_s,
+            "CallDisposition": naming.truncate(c.disposition, 255) if c.disposition else None,
+            "CallType": "Inbound" if c.direction == "inbound" else "Outbound"}
 
 
 def _iso(value: dt.datetime) -> str:

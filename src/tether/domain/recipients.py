@@ -93,10 +93,22 @@ def from_list(raw: Any) -> list[Given]:
     return out
 
 
+def _rows(text: str) -> list[list[str]]:
+    """The CSV's rows; one a CSV reader cannot read (a stray quote or carriage return) is
+    named by its line."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise RecipientsError(f"the CSV cannot be read at line {reader.line_num}: {exc}",
+                              "csv") from None
+
+
 def from_csv(text: str) -> list[Given]:
     """A header row of ``Email`` (any case) and labels, then one row per person; empty rows
     are skipped.  Every bad row is named, up to 20."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    rows = _rows(text)
+    reader = iter(rows)
     header = next(reader, None)
     if not header or not any(h.strip() for h in header):
         raise RecipientsError("the CSV is empty: its first row names the columns (Email and "
@@ -167,5 +179,5 @@ def missing_required(given: Sequence[Given], required: Sequence[str], sobject: s
 
 
 def header_of(text: str) -> list[str]:
-    first = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))), [])
+    first = next(iter(_rows(text)), [])
     return [h.strip() for h in first]

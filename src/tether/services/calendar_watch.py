@@ -28,7 +28,7 @@ from tether.calendar import caldav_client, ical
 from tether.config import Settings
 from tether.jobs.rounds import from_any_thread, in_thread, run_rounds
 from tether.security import Vault
-from tether.services import calendars, events, sequencing
+from tether.services import calendars, events
 from tether.services.watching import holdable, take_leases, worker_name
 from tether.store.models import Membership, User, iso, utcnow
 from tether.store.watch_models import CalendarConnection, CalendarObject
@@ -125,9 +125,6 @@ class CalendarWatchers:
                 rows += [self._event(ws, membership, user or "", m, now) for m in out]
                 db.delete(gone)
             events.store(db, rows)
-            met = [a for row in rows if row["payload"]["meeting"].get("status") != "cancelled"
-                   for a in row["payload"]["meeting"].get("attendees", [])]
-            sequencing.stop_addresses(db, ws, met, "a meeting was confirmed", now)
             moved = db.execute(update(CalendarConnection).where(
                 CalendarConnection.id == cid, CalendarConnection.owner == self.owner).values(
                 sync_state=json.loads(got.state.to_json()), last_error=None, failures=0,

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tether.domain.events import DateWindow, Event, problems, unknown_fields
+from tether.domain.events import MEETING_EVENTS, DateWindow, Event, problems, unknown_fields
 from tether.domain.exclusions import normalize_email
 from tether.domain.paths import join, nul_at
 from tether.services.errors import Forbidden, Invalid
@@ -127,10 +127,25 @@ def internal_row(workspace_id: str, membership_id: str, payload: dict[str, Any],
 
 
 def store(db: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """One INSERT; events already stored (same workspace and id) are left as they are."""
+    """One INSERT; events already stored (same workspace and id) are left as they are.  A
+    meeting confirmed with someone in a sequence stops it for them, in the same
+    transaction (whichever way the meeting came: the calendar, the events API)."""
     if not rows:
         return
     db.execute(insert_ignoring(db, EventRow, EventRow.workspace_id, EventRow.id), list(rows))
+    met = [(row["workspace_id"], meeting) for row in rows
+           if row["type"] in MEETING_EVENTS and isinstance(meeting := row["payload"].get("meeting"),
+                                                        dict)
+           and meeting.get("status", "confirmed") != "cancelled"]
+    if met:
+        from tether.services import sequencing  # the sequence engine stores events too
+
+        now = utcnow()
+        for workspace_id, meeting in met:
+            organizer = str(meeting.get("organizer", "")).lower()
+            sequencing.stop_addresses(db, workspace_id, [
+                str(a) for a in meeting.get("attendees", []) if str(a).lower() != organizer],
+                "a meeting was confirmed", now)
 
 
 def _payload(raw: Any) -> dict[str, Any]:

@@ -83,7 +83,8 @@ def start(seq: SequenceRow, r: SequenceRecipient, now: dt.datetime) -> None:
     """A recipient enters the sequence: the first stage after its delay."""
     stages = domain.stages_of(seq.stages)
     r.state, r.stage, r.last_at = "active", 1, now
-    r.next_at = due(seq, r, stages[0], now)
+    if not (r.by_hand and r.next_at is not None):  # a time set by hand is kept
+        r.next_at = due(seq, r, stages[0], now)
     r.updated_at = now
 
 
