@@ -10,6 +10,7 @@ where every send's start is timed against every reply's commit."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import threading
 import time
@@ -17,9 +18,10 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import Sfemu
 from tests.e2e.activity_env import make_env
@@ -192,3 +194,132 @@ def test_replies_racing_the_sender_never_follow_a_recorded_reply(
     sent_after = sum(1 for a in repliers if len(received(d.mail, a)) == 2)
     stopped_in_time = len(repliers) - sent_after
     assert stopped_in_time > 0, "no reply came before its send: the race was not run"
+
+
+def _set(d: Driven, model: Any, where: Any, **values: Any) -> None:
+    with d.sessions() as db:
+        db.execute(update(model).where(where).values(**values))
+        db.commit()
+
+
+def test_a_days_overflow_waits_for_the_next_day_in_the_stated_order(driven: Driven) -> None:
+    """The mailbox may send 6 a day.  Three people get their first stage (3 used); then
+    three more are added, one of them rescheduled by hand: the 3 left go to the one set by
+    hand, then to later stages (the first three's second), then by who was added first."""
+    d = driven
+    first, later = d.everyone[:3], d.everyone[3:6]
+    _set(d, Mailbox, Mailbox.id == d.box.id, daily_cap=6)
+    seq = sequence(d.mail, "Capped", [email("One"), email("Two")])
+    add(d.mail, seq["id"], first)
+    api(d.mail, "POST", f"/api/v1/sequences/{seq['id']}/activate")
+    assert d.sequencer.step() == 3
+    d.send_all()
+    add(d.mail, seq["id"], later)
+    api(d.mail, "PATCH", f"/api/v1/sequences/{seq['id']}/recipients/{later[2]}",
+        json={"next_at": "2026-01-01T00:00:00Z"})
+    assert d.sequencer.step() == 6
+    d.send_all()
+    got = recipients(d.mail, seq["id"])
+    assert got[later[2]]["stage"] == 2  # by hand: first
+    assert [got[a]["stage"] for a in first] == [3, 3, 2]  # then later stages, first added
+    assert [got[a]["stage"] for a in later[:2]] == [1, 1]
+    for a in (first[2], *later[:2]):
+        assert "daily cap of 6" in got[a]["waiting"], got[a]
+        next_at = dt.datetime.fromisoformat(got[a]["next_at"])
+        assert next_at.date() > utcnow().date()  # the next day (UTC: no window)
+    assert sum(len(received(d.mail, a)) for a in d.everyone[:6]) == 6
+
+
+def test_pausing_resuming_and_an_edited_stage(driven: Driven) -> None:
+    d = driven
+    a, b = d.everyone[:2]
+    seq = sequence(d.mail, "Edited", [email("One"), email("Two", "<p>Old body</p>")])
+    add(d.mail, seq["id"], [a, b])
+    api(d.mail, "POST", f"/api/v1/sequences/{seq['id']}/activate")
+    d.sequencer.step()
+    d.send_all()
+    stages = api(d.mail, "GET", f"/api/v1/sequences/{seq['id']}")["stages"]
+    stages[1] = {**stages[1], "subject": "Two, edited", "body": "<p>New body</p>"}
+    api(d.mail, "PATCH", f"/api/v1/sequences/{seq['id']}", json={"stages": stages})
+    api(d.mail, "POST", f"/api/v1/sequences/{seq['id']}/pause")
+    assert d.sequencer.step() == 0  # a paused sequence sends nothing
+    api(d.mail, "POST", f"/api/v1/sequences/{seq['id']}/recipients/{b}/pause")
+    api(d.mail, "POST", f"/api/v1/sequences/{seq['id']}/resume")
+    d.sequencer.step()
+    d.send_all()
+    assert [str(m["Subject"]) for m in received(d.mail, a)] == ["One", "Two, edited"]
+    assert "New body" in str(received(d.mail, a)[1])
+    assert len(received(d.mail, b)) == 1  # paused on their own
+    r = d.mail.request("POST", f"/api/v1/sequences/{seq['id']}/pause")
+    assert r.status_code == 200
+    r = d.mail.request("POST", f"/api/v1/sequences/{seq['id']}/pause")
+    assert r.status_code == 409 and "only an active one" in r.json()["detail"]
+    api(d.mail, "POST", f"/api/v1/sequences/{seq['id']}/resume")
+    api(d.mail, "POST", f"/api/v1/sequences/{seq['id']}/recipients/{b}/resume")
+    d.sequencer.step()
+    d.send_all()
+    assert [str(m["Subject"]) for m in received(d.mail, b)] == ["One", "Two, edited"]
+
+
+def test_an_out_of_office_return_date_moves_the_next_stage_after_it(driven: Driven) -> None:
+    d = driven
+    away, here = d.everyone[:2]
+    seq = sequence(d.mail, "Away", [email("One"), email("Two", delay={"days": 1})])
+    add(d.mail, seq["id"], [away, here])
+    api(d.mail, "POST", f"/api/v1/sequences/{seq['id']}/activate")
+    d.sequencer.step()
+    d.send_all()
+    back = (utcnow() + dt.timedelta(days=12)).date()
+    auto = reply(received(d.mail, away)[0], away, f"I am out of the office until {back}.",
+                 Auto_Submitted="auto-replied")
+    with d.sessions() as db:
+        d.uid += 1
+        inbound.store(db, inbound.take(db, d.box, "inbox", "INBOX", 1,
+                                       [(d.uid, bytes(auto))], utcnow()))
+        db.commit()
+    got = recipients(d.mail, seq["id"])
+    assert got[away]["state"] == "active"  # not an exit
+    assert dt.datetime.fromisoformat(got[away]["next_at"]).date() == back
+    assert got[away]["waiting"] == f"out of office until {back}"
+    assert dt.datetime.fromisoformat(got[here]["next_at"]).date() < back
+
+
+def test_a_meeting_with_the_recipient_stops_them(driven: Driven) -> None:
+    d = driven
+    met, other = d.everyone[:2]
+    seq = sequence(d.mail, "Meet", [email("One"), email("Two", delay={"days": 1})])
+    add(d.mail, seq["id"], [met, other])
+    api(d.mail, "POST", f"/api/v1/sequences/{seq['id']}/activate")
+    admin = d.mail.env.org["admin"]
+    d.mail.env.post({"id": "meet-1", "type": "meeting.confirmed",
+                     "occurred_at": utcnow().isoformat(), "user": admin,
+                     "meeting": {"id": "m1", "title": "Intro call", "organizer": admin,
+                                 "start": "2026-12-20T15:00:00Z",
+                                 "end": "2026-12-20T15:30:00Z", "attendees": [admin, met]}})
+    got = recipients(d.mail, seq["id"])
+    assert got[met]["state"] == "stopped"
+    assert got[met]["stopped_reason"] == "a meeting was confirmed"
+    assert got[other]["state"] == "active"
+
+
+def test_the_send_window_in_each_recipients_time_zone(driven: Driven) -> None:
+    d = driven
+    tokyo, new_york = d.everyone[:2]
+    seq = sequence(d.mail, "Windows", [email("One")], send_window={
+        "days": ["tue", "wed"], "start": "10:00", "end": "11:00", "timezone": "recipient"})
+    api(d.mail, "POST", f"/api/v1/sequences/{seq['id']}/recipients", json={"recipients": [
+        {"email": tokyo, "variables": {"Time Zone": "Asia/Tokyo"}},
+        {"email": new_york, "variables": {"Time Zone": "America/New_York"}}]})
+    api(d.mail, "POST", f"/api/v1/sequences/{seq['id']}/activate")
+    got = recipients(d.mail, seq["id"])
+    for address, zone in ((tokyo, "Asia/Tokyo"), (new_york, "America/New_York")):
+        at = dt.datetime.fromisoformat(got[address]["next_at"])
+        local = at.astimezone(ZoneInfo(zone))
+        assert local.strftime("%a") in ("Tue", "Wed") and local.hour == 10, (address, local)
+        assert at > utcnow()
+    assert got[tokyo]["next_at"] != got[new_york]["next_at"]
+    assert d.sequencer.step() == 0 or all(not received(d.mail, a) for a in (tokyo, new_york))
+    r = d.mail.request("POST", "/api/v1/sequences", json={
+        "name": "Bad", "stages": [email("x")],
+        "send_window": {"days": ["funday"], "start": "09:00", "end": "17:00"}})
+    assert r.status_code == 422 and r.json()["field"] == "send_window.days[0]", r.text
