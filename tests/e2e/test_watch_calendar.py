@@ -13,8 +13,8 @@ import pytest
 from tests.calendar_fixtures import event_ics
 from tests.conftest import Sfemu
 from tests.e2e.activity_env import Env, make_env
-from tests.e2e.conftest import Tether, serve
-from tests.e2e.test_watch_mail import WATCH, eventually
+from tests.e2e.conftest import WATCH, Tether, serve
+from tests.e2e.test_watch_mail import eventually
 from tether.calendar.local_server import LocalCalendarServer
 
 PASSWORD = "cal-secret-1"

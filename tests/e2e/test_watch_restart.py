@@ -21,10 +21,9 @@ from sqlalchemy import func, select
 
 from tests.conftest import Sfemu
 from tests.e2e.activity_env import Env, make_env
-from tests.e2e.conftest import Tether, WorkerProcess, serve
+from tests.e2e.conftest import WATCH, Tether, WorkerProcess, serve
 from tests.e2e.mail_env import Mail, connect_mailbox
 from tests.e2e.test_watch_mail import (
-    WATCH,
     count_taken,
     deliver,
     inbound,
