@@ -4,7 +4,7 @@ message delivered, its answer lost), and the worker is killed with SIGKILL three
 Every message is delivered exactly once (counted by Message-ID in the recipients'
 mailboxes), none is lost, and each has its one Sent Task in sfemu.
 
-The default run sends 300; CI's full-size run (`.ci/run`) sends 1,000:
+The default run sends 100; CI's full-size run (`.ci/run`) sends 1,000:
 TETHER_SEND_CHAOS=1000 uv run pytest tests/e2e/test_send_chaos.py"""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from tether.mail.local_server import LocalMailServer
 from tether.store.db import make_engine, session_factory
 from tether.store.models import OutboundMessage
 
-SENDS = int(os.environ.get("TETHER_SEND_CHAOS", "300"))
+SENDS = int(os.environ.get("TETHER_SEND_CHAOS", "100"))
 RECIPIENTS = 50
 KILLS = 3
 
