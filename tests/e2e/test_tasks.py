@@ -107,3 +107,30 @@ def test_tasks_listed_and_bad_input_named(mail: Mail) -> None:
     r = mail.request("GET", "/api/v1/tasks?status=lost")
     assert r.status_code == 422 and r.json()["field"] == "status"
     assert mail.request("PATCH", "/api/v1/tasks/nope", json={}).status_code == 404
+
+
+def test_the_roles_task_fields_are_filled_and_others_refused(mail: Mail) -> None:
+    r = mail.request("POST", "/api/v1/tasks", json={
+        "kind": "call", "subject": "Call with fields", "due": DUE,
+        "who": "jane@globex.example", "fields": {"CallObject": "x"}})
+    assert r.status_code == 422 and r.json()["field"] == "fields.CallObject", r.text
+    assert "Priority" in r.json()["detail"]  # what the role shows by default
+    mail.env.set_role(task_fields={"call": ["Priority", "CallObject"]})
+    t = api(mail, "POST", "/api/v1/tasks", 201, json={
+        "kind": "call", "subject": "Call with fields", "due": DUE,
+        "who": "jane@globex.example", "fields": {"Priority": "High", "CallObject": "desk-7"}})
+    assert t["fields"] == {"Priority": "High", "CallObject": "desk-7"}
+    [made] = until(lambda: mail.env.soql(
+        "SELECT Priority, CallObject, Subject FROM Task WHERE Subject = 'Call with fields'"),
+        what="the Task with the role's fields")
+    assert (made["Priority"], made["CallObject"]) == ("High", "desk-7")
+    r = mail.request("POST", "/api/v1/tasks", json={
+        "kind": "todo", "subject": "x", "due": DUE, "fields": {"Priority": "Urgentest"}})
+    assert r.status_code == 422 and r.json()["field"] == "fields.Priority", r.text
+    role_id = mail.env.api("GET", "/api/v1/workspace")["default_role_id"]
+    r = mail.request("PATCH", f"/api/v1/roles/{role_id}",
+                     json={"settings": {"task_fields": {"call": ["Subject"]}}})
+    assert r.status_code == 422 and "Tether sets Subject itself" in r.json()["detail"], r.text
+    r = mail.request("PATCH", f"/api/v1/roles/{role_id}",
+                     json={"settings": {"task_fields": {"call": ["NoSuchField__c"]}}})
+    assert r.status_code == 422 and "not a Task field" in r.json()["detail"], r.text

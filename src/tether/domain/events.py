@@ -109,6 +109,9 @@ class TaskInfo:
     status: Literal["open", "completed", "deferred"] = "open"
     who: Address | None = None
     notes: LongText | None = None
+    # More of the Salesforce Task's fields, by API name (a role's "+ Show another field").
+    fields: Annotated[dict[Annotated[str, MaxLen(80)], str | int | float | bool | None],
+                      MaxLen(50)] | None = None
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,10 @@ _ACTIVITY_OF = {
     EventType.CALL_LOGGED: Activity.TASKS,
 }
 _TASK_STATUS = {"open": "Not Started", "completed": "Completed", "deferred": "Deferred"}
+# The Task fields Tether itself sets: a task's own values (role task fields) never replace them.
+TETHER_OWNS = frozenset({"Subject", "OwnerId", "WhoId", "WhatId", "Description", "Status",
+                         "ActivityDate", "TaskSubtype", "Type", "CallDurationInSeconds",
+                         "CallDisposition", "CallType"})
 _SUBTYPE = {"todo": "Task", "call": "Call", "linkedin": "LinkedIn", "email": "Email"}
 NO_RECORD = "no Lead or Contact with this email yet"
 
@@ -313,6 +317,8 @@ def _fields(inp: PlanInput, key: str, who: str | None, target: Related | None,
                        "ActivityDate": t.due.isoformat() if t.due else None})
         if t.kind == "call" and event.call is not None:  # a call task's call, once logged
             fields.update(_call_fields(event.call))
+        # The rep's own values for more of the Task's fields; never what Tether sets itself.
+        fields.update({k: v for k, v in (t.fields or {}).items() if k not in TETHER_OWNS})
     elif event.type is EventType.CALL_LOGGED and event.call is not None:
         fields.update({"TaskSubtype": "Call", **_call_fields(event.call)})
     else:

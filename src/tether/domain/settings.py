@@ -74,6 +74,12 @@ class SalesforceSettings:
     # Object -> the fields shown in the sidebar ('Visible Fields'), with the layout-required
     # ones always; empty = domain.records.DEFAULT_VISIBLE.
     visible_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Task kind (todo, call) -> the Salesforce Task fields a rep fills on such a task
+    # ('+ Show another field'); empty = TASK_FIELDS.
+    task_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def fields_for_task(self, kind: str) -> tuple[str, ...]:
+        return tuple(self.task_fields.get(kind) or TASK_FIELDS.get(kind) or ())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +97,7 @@ class SalesforceSettings:
             "log_machine_hits": self.log_machine_hits,
             "log_bounces": self.log_bounces,
             "visible_fields": {k: list(v) for k, v in sorted(self.visible_fields.items())},
+            "task_fields": {k: list(v) for k, v in sorted(self.task_fields.items())},
         }
 
     @classmethod
@@ -120,7 +127,25 @@ class SalesforceSettings:
             log_bounces=bool(data.get("log_bounces", base.log_bounces)),
             visible_fields={str(k): tuple(str(f) for f in v)
                             for k, v in dict(data.get("visible_fields", {})).items()},
+            task_fields=_task_fields(data.get("task_fields", {})),
         )
+
+
+TASK_KINDS_WITH_FIELDS = ("todo", "call")  # email and LinkedIn tasks are not logged as Tasks
+TASK_FIELDS = {"todo": ("Priority",), "call": ("Priority",)}
+
+
+def _task_fields(raw: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, Mapping):
+        raise ValueError("task_fields: an object of task kind: [Task field names]")
+    out: dict[str, tuple[str, ...]] = {}
+    for kind, names in raw.items():
+        if kind not in TASK_KINDS_WITH_FIELDS:
+            raise ValueError(f"task_fields.{kind}: to-do (todo) and call tasks have fields")
+        if not isinstance(names, list | tuple) or len(names) > 50:
+            raise ValueError(f"task_fields.{kind}: a list of at most 50 field names")
+        out[str(kind)] = tuple(str(n) for n in names)
+    return out
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tether.domain import records as rec
 from tether.domain.events import is_email
-from tether.services import events
+from tether.domain.planner import TETHER_OWNS
+from tether.services import events, people
 from tether.services.errors import Conflict, Invalid, NotFound
-from tether.services.workspaces import Actor
+from tether.services.workspaces import Actor, effective_for
 from tether.store.models import iso, utcnow
 from tether.store.sequence_models import TetherTask
 
@@ -36,6 +38,7 @@ class TaskIn:
     notes: str | None = None
     linkedin: str | None = None
     draft: Mapping[str, str] | None = None
+    fields: Mapping[str, Any] | None = None  # more Task fields, as the role shows them
 
 
 def _text(name: str, value: str | None, *, required: bool = False) -> str | None:
@@ -63,6 +66,42 @@ def _due(value: dt.date, today: dt.date) -> dt.date:
     return value
 
 
+def check_fields(db: Session, actor: Actor, kind: str, raw: Mapping[str, Any] | None
+                 ) -> dict[str, Any] | None:
+    """A task's own values for more Salesforce Task fields: only those the role shows for
+    its kind ('+ Show another field'), each checked against the Task's metadata."""
+    if not raw:
+        return None
+    allowed = effective_for(db, actor.workspace_id, actor.membership_id
+                            ).settings.fields_for_task(kind)
+    for name in raw:
+        if name not in allowed:
+            raise Invalid(f"fields.{name}: not a field your role shows on {kind} tasks "
+                          f"({', '.join(allowed) or 'none'})", f"fields.{name}")
+    cat = people.catalog(db, actor.workspace_id, "Task")
+    if cat is None:
+        return dict(raw)
+    clean, problems = rec.check_values(cat.fields, raw, creating=True, sobject="Task")
+    if problems:
+        raise Invalid(f"fields.{problems[0].field}: {problems[0].message}",
+                      f"fields.{problems[0].field}")
+    return clean
+
+
+def check_role_fields(db: Session, workspace_id: str, task_fields: Mapping[str, Any]) -> None:
+    """A role's task fields are createable Task fields Tether does not set itself."""
+    cat = people.catalog(db, workspace_id, "Task")
+    for kind, names in task_fields.items():
+        for name in names:
+            f = cat.fields.get(name) if cat is not None else None
+            if cat is not None and (f is None or not f.createable):
+                raise Invalid(f"settings.task_fields.{kind}: {name} is not a Task field that "
+                              "can be set", f"settings.task_fields.{kind}")
+            if name in TETHER_OWNS:
+                raise Invalid(f"settings.task_fields.{kind}: Tether sets {name} itself",
+                              f"settings.task_fields.{kind}")
+
+
 def check(data: TaskIn, today: dt.date) -> TaskIn:
     if data.kind not in KINDS:
         raise Invalid(f"kind: '{data.kind}' is not one of {', '.join(KINDS)}", "kind")
@@ -73,7 +112,7 @@ def check(data: TaskIn, today: dt.date) -> TaskIn:
     return TaskIn(data.kind, _text("subject", data.subject, required=True) or "",
                   _due(data.due, today), _who(data.who), _text("notes", data.notes),
                   (data.linkedin or "inmail") if data.kind == "linkedin" else None,
-                  dict(data.draft) if data.draft else None)
+                  dict(data.draft) if data.draft else None, data.fields)
 
 
 def create(db: Session, actor: Actor, data: TaskIn, *, recipient_id: str | None = None,
@@ -81,7 +120,9 @@ def create(db: Session, actor: Actor, data: TaskIn, *, recipient_id: str | None 
     """The task and its task.created event, in the caller's transaction."""
     now = now or utcnow()
     data = check(data, now.date())
-    row = TetherTask(workspace_id=actor.workspace_id, membership_id=actor.membership_id,
+    fields = check_fields(db, actor, data.kind, data.fields)
+    row = TetherTask(fields=fields, workspace_id=actor.workspace_id,
+                     membership_id=actor.membership_id,
                      kind=data.kind, linkedin=data.linkedin, subject=data.subject, due=data.due,
                      who=data.who, notes=data.notes, draft=dict(data.draft) if data.draft
                      else None, status="open", sequence_recipient_id=recipient_id, stage=stage,
@@ -101,6 +142,8 @@ def _event_payload(actor: Actor, row: TetherTask, kind: str, now: dt.datetime
         task["who"] = row.who
     if row.notes:
         task["notes"] = row.notes[:32_000]
+    if row.fields:
+        task["fields"] = row.fields
     payload: dict[str, Any] = {"id": f"task-{row.id}-{row.version}", "type": kind,
                                "occurred_at": iso(now), "user": actor.email, "task": task}
     if row.kind == "call" and row.call and row.who:
@@ -168,6 +211,9 @@ def update(db: Session, actor: Actor, task_id: str, changes: Mapping[str, Any],
         row.due = _due(changes["due"], now.date())
     if "who" in changes:
         row.who = _who(changes["who"])
+    if changes.get("fields") is not None:
+        row.fields = {**(row.fields or {}),
+                      **(check_fields(db, actor, row.kind, changes["fields"]) or {})}
     if changes.get("call") is not None:
         if row.kind != "call":
             raise Invalid("call: only a call task logs a call", "call")
@@ -191,7 +237,7 @@ def update(db: Session, actor: Actor, task_id: str, changes: Mapping[str, Any],
 def task_json(row: TetherTask) -> dict[str, Any]:
     return {"id": row.id, "kind": row.kind, "linkedin": row.linkedin, "subject": row.subject,
             "due": row.due.isoformat(), "who": row.who, "notes": row.notes,
-            "status": row.status, "call": row.call, "draft": row.draft,
+            "status": row.status, "call": row.call, "draft": row.draft, "fields": row.fields,
             "message_id": row.message_pk, "sequence_recipient_id": row.sequence_recipient_id,
             "stage": row.stage,
             "created_at": iso(row.created_at), "updated_at": iso(row.updated_at),

@@ -346,7 +346,7 @@ def create_role(db: Session, actor: Actor, name: str, settings: Any = None,
                                        RoleRow.name == name)):
         raise Conflict(f"a role named {name} exists", "name")
     parsed = _settings_from(settings or {})
-    _check_custom_objects(db, actor.workspace_id, parsed)
+    _check_settings(db, actor.workspace_id, parsed)
     row = RoleRow(workspace_id=actor.workspace_id, name=name, settings=parsed.to_json(),
                   members_manage_own=bool(members_manage_own))
     db.add(row)
@@ -375,7 +375,7 @@ def update_role(db: Session, actor: Actor, role_id: str, changes: dict[str, Any]
             if not isinstance(value, dict):
                 raise Invalid("settings must be an object", "settings")
             parsed = _settings_from(merged)
-            _check_custom_objects(db, actor.workspace_id, parsed)
+            _check_settings(db, actor.workspace_id, parsed)
             row.settings = parsed.to_json()
         elif key == "members_manage_own":
             row.members_manage_own = bool(value)
@@ -399,12 +399,16 @@ def delete_role(db: Session, actor: Actor, role_id: str) -> None:
     db.delete(row)
 
 
-def _check_custom_objects(db: Session, workspace_id: str, settings: SalesforceSettings) -> None:
+def _check_settings(db: Session, workspace_id: str, settings: SalesforceSettings) -> None:
+    """What settings name must exist: custom objects configured, Task fields settable."""
+    from tether.services import tasks  # tasks read the effective settings from here
+
     configured = set(configured_custom_objects(db, workspace_id))
     unknown = sorted(settings.custom_objects - configured)
     if unknown:
         raise Invalid(f"custom objects not configured for this workspace: {', '.join(unknown)}",
                       "custom_objects")
+    tasks.check_role_fields(db, workspace_id, settings.task_fields)
 
 
 def configured_custom_objects(db: Session, workspace_id: str) -> list[str]:
@@ -454,7 +458,7 @@ def save_own_settings(db: Session, actor: Actor, body: Any) -> EffectiveSettings
                         "to your administrator to change them")
     parsed = _settings_from({**eff.settings.to_json(), **(body if isinstance(body, dict)
                                                           else {})})
-    _check_custom_objects(db, actor.workspace_id, parsed)
+    _check_settings(db, actor.workspace_id, parsed)
     m = db.get(Membership, actor.membership_id)
     assert m is not None
     m.own_settings = parsed.to_json()

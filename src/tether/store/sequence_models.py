@@ -47,6 +47,7 @@ class TetherTask(Base):
     status: Mapped[str] = mapped_column(String(12), default="open")
     call: Mapped[dict[str, Any] | None]  # {duration_s, disposition, notes} once logged
     draft: Mapped[dict[str, Any] | None]  # an email task's {subject, body}
+    fields: Mapped[dict[str, Any] | None]  # more Task fields by API name (the role's choice)
     message_pk: Mapped[str | None] = mapped_column(String(32))  # its email, once sent
     sequence_recipient_id: Mapped[str | None] = mapped_column(
         ForeignKey("sequence_recipient.id", ondelete="CASCADE"))

@@ -19,6 +19,11 @@ router = APIRouter(prefix="/api/v1", route_class=StrictRoute)
 MAX_CSV_BYTES = 4 * 1024 * 1024
 
 
+# More Salesforce Task fields by API name: those the role shows for the task's kind.
+TaskFields = Annotated[dict[Annotated[str, Field(max_length=80)],
+                            str | int | float | bool | None], Field(max_length=50)]
+
+
 class DraftIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     subject: str = Field(min_length=1, max_length=998)
@@ -34,6 +39,7 @@ class TaskCreate(BaseModel):
     notes: str | None = Field(default=None, max_length=32_000)
     linkedin: Literal["inmail", "connection"] | None = None
     draft: DraftIn | None = None
+    fields: TaskFields | None = None
 
 
 class CallIn(BaseModel):
@@ -51,13 +57,14 @@ class TaskPatch(BaseModel):
     notes: str | None = Field(default=None, max_length=32_000)
     who: str | None = Field(default=None, max_length=320)
     call: CallIn | None = None
+    fields: TaskFields | None = None
 
 
 @router.post("/tasks", status_code=201)
 def create_task(body: TaskCreate, app: State, db: Db, actor: Me) -> dict[str, Any]:
     row = tasks.create(db, actor, tasks.TaskIn(
         body.kind, body.subject, body.due, body.who, body.notes, body.linkedin,
-        body.draft.model_dump() if body.draft else None))
+        body.draft.model_dump() if body.draft else None, body.fields))
     db.commit()
     app.nudge_pipeline()
     return tasks.task_json(row)

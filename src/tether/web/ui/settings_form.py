@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from tether.domain.planner import TETHER_OWNS
 from tether.domain.records import shown_fields
-from tether.domain.settings import Activity, Autocreate, EmailScope
+from tether.domain.settings import TASK_FIELDS, Activity, Autocreate, EmailScope
 from tether.services import custom_objects
 from tether.services.workspaces import Actor
 from tether.store.models import FieldMetadata
@@ -36,6 +37,7 @@ FLAGS = [("first_only", "For Opens, Clicks, and Downloads, only sync the first a
           "link scanners) as Opened and Clicked"),
          ("log_bounces", "Log bounces as Salesforce Tasks (\"Sent (Bounced): …\")")]
 SIDEBAR_OBJECTS = ("Lead", "Contact", "Account", "Opportunity")
+TASK_KIND_LABELS = {"todo": "To-do tasks", "call": "Call tasks"}
 
 
 def form_context(db: Session, actor: Actor) -> dict[str, Any]:
@@ -55,9 +57,16 @@ def form_context(db: Session, actor: Actor) -> dict[str, Any]:
             "default": shown_fields(sobject, (), list(row.layout_required or []), names),
             "fields": sorted(({"name": str(f.get("name")), "label": str(f.get("label"))}
                               for f in row.fields), key=lambda f: f["label"].lower())}
+    task = db.get(FieldMetadata, (actor.workspace_id, "Task"))
+    task_fields = sorted(({"name": str(f.get("name")), "label": str(f.get("label"))}
+                          for f in (task.fields if task is not None else [])
+                          if f.get("createable") and str(f.get("name")) not in TETHER_OWNS),
+                         key=lambda f: f["label"].lower())
     return {"activity_labels": ACTIVITY_LABELS, "autocreate_labels": AUTOCREATE_LABELS,
             "scope_labels": SCOPE_LABELS, "flags": FLAGS,
-            "custom_objects": custom_objects.list_objects(db, actor), "object_fields": fields}
+            "custom_objects": custom_objects.list_objects(db, actor), "object_fields": fields,
+            "task_fields": task_fields, "task_kinds": TASK_KIND_LABELS,
+            "task_defaults": TASK_FIELDS}
 
 
 def settings_from_form(form: FormData, object_fields: dict[str, dict[str, Any]]
@@ -73,4 +82,6 @@ def settings_from_form(form: FormData, object_fields: dict[str, dict[str, Any]]
             "email_scope": str(form.get("email_scope") or EmailScope.TETHER_ONLY.value),
             **{name: form.get(name) == "on" for name, _ in FLAGS},
             "custom_objects": [str(v) for v in form.getlist("custom_objects")],
-            "visible_fields": visible}
+            "visible_fields": visible,
+            "task_fields": {kind: [str(v) for v in form.getlist(f"task_fields_{kind}")]
+                            for kind in TASK_KIND_LABELS}}

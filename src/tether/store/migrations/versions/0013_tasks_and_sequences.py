@@ -101,6 +101,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('call', sa.JSON(), nullable=True),
     sa.Column('draft', sa.JSON(), nullable=True),
+    sa.Column('fields', sa.JSON(), nullable=True),
     sa.Column('message_pk', sa.String(length=32), nullable=True),
     sa.Column('sequence_recipient_id', sa.String(length=32), nullable=True),
     sa.Column('stage', sa.Integer(), nullable=True),
