@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from tests.e2e.activity_env import Env, make_env
 from tests.e2e.conftest import Tether
 from tests.e2e.mail_env import Mail, connect_mailbox
+from tests.e2e.seq_env import until
 from tether.mail.local_server import LocalMailServer
 from tether.store.db import make_engine, session_factory
 from tether.store.models import EventRow, utcnow
@@ -36,15 +37,10 @@ def mail(env: Env, local_mail: LocalMailServer) -> Mail:
 
 def eventually(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "",
                env: Env | None = None) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = probe()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"not within {timeout:g} s: {what}" + (
-            f"; seen: {[(m.kind, m.reason) for m in inbound(env)]}; "
-            f"log: {env.log()['items'][:5]}" if env is not None else "")
-        time.sleep(0.2)
+    """``until``, saying what the watcher made of the mail it saw when it gives up."""
+    return until(probe, timeout, what, said=None if env is None else lambda: (
+        f"seen: {[(m.kind, m.reason) for m in inbound(env)]}; "
+        f"log: {env.log()['items'][:5]}"))
 
 
 def watching(mail: Mail) -> dict[str, Any]:

@@ -19,9 +19,9 @@ from tether.domain.events import is_email
 from tether.services import autocreate, mailboxes, templates
 from tether.services import tracking as tracking_service
 from tether.services.autocreate import Decision
-from tether.services.errors import Conflict, Invalid, NotFound
+from tether.services.errors import Conflict, Invalid
 from tether.services.records import Deps
-from tether.services.workspaces import Actor
+from tether.services.workspaces import Actor, owned_row
 from tether.store.models import (
     MessageDelivery,
     OutboundMessage,
@@ -279,11 +279,7 @@ def _record(db: Session, deps: Deps, actor: Actor, data: Compose,
 
 
 def _owned(db: Session, actor: Actor, message_pk: str) -> OutboundMessage:
-    row = db.get(OutboundMessage, message_pk)
-    if row is None or row.workspace_id != actor.workspace_id or (
-            row.membership_id != actor.membership_id and not actor.is_admin):
-        raise NotFound(f"no message {message_pk}")
-    return row
+    return owned_row(db, actor, OutboundMessage, message_pk, "message")
 
 
 def message_json(db: Session, row: OutboundMessage) -> dict[str, Any]:

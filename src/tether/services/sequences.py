@@ -19,7 +19,7 @@ from tether.domain import sequences as domain
 from tether.services import people, records, sequencing, templates
 from tether.services.errors import Conflict, Invalid, NotFound
 from tether.services.records import Deps
-from tether.services.workspaces import Actor
+from tether.services.workspaces import Actor, owned_row
 from tether.store.models import MessageDelivery, MirrorRecord, TrackingHit, iso, utcnow
 from tether.store.sequence_models import SequenceRecipient, SequenceRow, SequenceStep
 
@@ -104,11 +104,7 @@ def create(db: Session, actor: Actor, data: Mapping[str, Any]) -> SequenceRow:
 
 
 def owned(db: Session, actor: Actor, sequence_id: str) -> SequenceRow:
-    row = db.get(SequenceRow, sequence_id)
-    if row is None or row.workspace_id != actor.workspace_id or (
-            row.membership_id != actor.membership_id and not actor.is_admin):
-        raise NotFound(f"no sequence {sequence_id}")
-    return row
+    return owned_row(db, actor, SequenceRow, sequence_id, "sequence")
 
 
 def edit(db: Session, actor: Actor, sequence_id: str, data: Mapping[str, Any]) -> SequenceRow:

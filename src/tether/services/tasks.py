@@ -18,8 +18,8 @@ from tether.domain import records as rec
 from tether.domain.events import is_email
 from tether.domain.planner import TETHER_OWNS
 from tether.services import events, people
-from tether.services.errors import Conflict, Invalid, NotFound
-from tether.services.workspaces import Actor, effective_for
+from tether.services.errors import Conflict, Invalid
+from tether.services.workspaces import Actor, effective_for, owned_row
 from tether.store.models import iso, utcnow
 from tether.store.sequence_models import TetherTask
 
@@ -158,11 +158,7 @@ def _record_event(db: Session, actor: Actor, row: TetherTask, kind: str, now: dt
 
 
 def owned(db: Session, actor: Actor, task_id: str) -> TetherTask:
-    row = db.get(TetherTask, task_id)
-    if row is None or row.workspace_id != actor.workspace_id or (
-            row.membership_id != actor.membership_id and not actor.is_admin):
-        raise NotFound(f"no task {task_id}")
-    return row
+    return owned_row(db, actor, TetherTask, task_id, "task")
 
 
 def _call(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -39,6 +39,9 @@ from tether.store.models import (
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
 INVITATION_LIFETIME = dt.timedelta(days=7)
+
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,16 @@ def revoke_invitation(db: Session, actor: Actor, invitation_id: str) -> None:
     if row.accepted_at is not None:
         raise Conflict(f"this invitation was accepted: {row.email} is a member now")
     row.revoked_at = row.revoked_at or utcnow()
+
+
+def owned_row(db: Session, actor: Actor, model: type[R], row_id: str, what: str) -> R:
+    """A member's own row (a message, a task, a sequence), or any of the workspace's for an
+    admin; another workspace's is not found, whoever asks."""
+    row: Any = db.get(model, row_id)
+    if row is None or row.workspace_id != actor.workspace_id or (
+            row.membership_id != actor.membership_id and not actor.is_admin):
+        raise NotFound(f"no {what} {row_id}")
+    return cast(R, row)
 
 
 def actor_for_membership(db: Session, membership_id: str) -> Actor:
