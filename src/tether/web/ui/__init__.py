@@ -14,8 +14,11 @@ from tether.web.ui import (
     mailbox_page,
     members,
     outbox_page,
+    sequences_page,
     settings,
     sidebar,
+    sidebar_tasks,
+    tasks_page,
     templates_page,
     usage,
 )
@@ -24,7 +27,8 @@ from tether.web.ui.common import HERE, SignInRequired, templates
 ROUTERS: list[APIRouter] = [auth.router, activity.router, integrations.router,
                             members.router, settings.router, sidebar.router, templates_page.router,
                             usage.router, mailbox_page.router, compose_page.router,
-                            outbox_page.router]
+                            outbox_page.router, sequences_page.router, tasks_page.router,
+                            sidebar_tasks.router]
 TITLES = {401: "Please sign in", 403: "Not allowed", 404: "Not found"}
 
 __all__ = ["HERE", "ROUTERS", "SignInRequired", "error_page", "is_page"]
