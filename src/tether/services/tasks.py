@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from tether.domain import records as rec
 from tether.domain.events import is_email
 from tether.domain.planner import TETHER_OWNS
-from tether.services import events, people
+from tether.services import events, messages, people
 from tether.services.errors import Conflict, Invalid
+from tether.services.records import Deps
 from tether.services.workspaces import Actor, effective_for, owned_row
 from tether.store.models import iso, utcnow
 from tether.store.sequence_models import TetherTask
@@ -109,6 +110,10 @@ def check(data: TaskIn, today: dt.date) -> TaskIn:
         raise Invalid("linkedin: inmail or connection", "linkedin")
     if data.draft is not None and data.kind != "email":
         raise Invalid("draft: only an email task holds a draft", "draft")
+    for part in ("subject", "body"):
+        if data.draft is not None and not str(data.draft.get(part) or "").strip():
+            raise Invalid(f"draft.{part}: an email task's draft needs a {part}",
+                          f"draft.{part}")
     return TaskIn(data.kind, _text("subject", data.subject, required=True) or "",
                   _due(data.due, today), _who(data.who), _text("notes", data.notes),
                   (data.linkedin or "inmail") if data.kind == "linkedin" else None,
@@ -241,11 +246,18 @@ def task_json(row: TetherTask) -> dict[str, Any]:
 
 
 def listing(db: Session, actor: Actor, *, status: str | None = None,
-            due_before: dt.date | None = None, limit: int = 500) -> list[TetherTask]:
+            due_before: dt.date | None = None, kind: str | None = None,
+            who: str | None = None, limit: int = 500) -> list[TetherTask]:
     if status is not None and status not in STATUSES:
         raise Invalid(f"status: '{status}' is not one of {', '.join(STATUSES)}", "status")
+    if kind is not None and kind not in KINDS:
+        raise Invalid(f"kind: '{kind}' is not one of {', '.join(KINDS)}", "kind")
     query = select(TetherTask).where(TetherTask.workspace_id == actor.workspace_id,
                                      TetherTask.membership_id == actor.membership_id)
+    if kind is not None:
+        query = query.where(TetherTask.kind == kind)
+    if who is not None:
+        query = query.where(TetherTask.who == who.strip().lower())
     if status is not None:
         query = query.where(TetherTask.status == status)
     if due_before is not None:
@@ -266,3 +278,23 @@ def buckets(rows: list[TetherTask], today: dt.date) -> dict[str, list[TetherTask
         else:
             out["upcoming"].append(row)
     return out
+
+
+async def send(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
+    """An email task's draft sent (exactly once, as any message: the Sent activity is the
+    email's); sending completes the task.  Answers {task, message}."""
+    with deps.sessions() as db:
+        row = owned(db, actor, task_id)
+        if row.kind != "email" or not row.draft or not row.who:
+            raise Invalid("only an email task with a draft and a person is sent", "kind")
+        if row.status != "open":
+            raise Invalid(f"the task is {row.status}: its email is not sent again", "status")
+        compose = messages.Compose(to=[row.who], subject=row.draft.get("subject"),
+                                   body_html=row.draft.get("body"))
+    sent = await messages.send(deps, actor, compose)
+    with deps.sessions() as db:
+        row = owned(db, actor, task_id)
+        row.message_pk = sent["id"]
+        update(db, actor, task_id, {"status": "completed"})
+        db.commit()
+        return {"task": task_json(row), "message": sent}

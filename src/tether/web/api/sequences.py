@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tether.services import messages, sequences, tasks
+from tether.services import sequences, tasks
 from tether.services.errors import Invalid
 from tether.services.records import Deps
 from tether.web.deps import Db, Me, State
@@ -91,32 +91,20 @@ def get_task(task_id: str, db: Db, actor: Me) -> dict[str, Any]:
 @router.get("/tasks")
 def list_tasks(db: Db, actor: Me,
                status: Annotated[str | None, Query(max_length=12)] = None,
-               due_before: dt.date | None = None) -> dict[str, Any]:
+               due_before: dt.date | None = None,
+               kind: Annotated[str | None, Query(max_length=12)] = None,
+               who: Annotated[str | None, Query(max_length=320)] = None) -> dict[str, Any]:
     return {"items": [tasks.task_json(t) for t in tasks.listing(
-        db, actor, status=status, due_before=due_before)]}
+        db, actor, status=status, due_before=due_before, kind=kind, who=who)]}
 
 
 @router.post("/tasks/{task_id}/send", status_code=202)
 async def send_task(task_id: str, app: State, actor: Me) -> dict[str, Any]:
     """An email task's draft sent (exactly once, as any message); sending completes it."""
-    deps = Deps(app.sessions, app.vault, app.settings)
-    with deps.sessions() as db:
-        row = tasks.owned(db, actor, task_id)
-        if row.kind != "email" or not row.draft or not row.who:
-            raise Invalid("only an email task with a draft and a person is sent", "kind")
-        if row.status != "open":
-            raise Invalid(f"the task is {row.status}: its email is not sent again", "status")
-        compose = messages.Compose(to=[row.who], subject=row.draft.get("subject"),
-                                   body_html=row.draft.get("body"))
-    sent = await messages.send(deps, actor, compose)
-    with deps.sessions() as db:
-        row = tasks.owned(db, actor, task_id)
-        row.message_pk = sent["id"]
-        tasks.update(db, actor, task_id, {"status": "completed"})
-        db.commit()
+    out = await tasks.send(Deps(app.sessions, app.vault, app.settings), actor, task_id)
     app.nudge_sender()
     app.nudge_sequencer()
-    return {"task": tasks.task_json(row), "message": sent}
+    return out
 
 
 # -- sequences ---------------------------------------------------------------------------------

@@ -28,8 +28,8 @@ FLASHES = {"created": "Task created.", "completed": "Task completed.",
 def _context(page: Page, email: str) -> dict[str, Any]:
     address = people.check_email(email)
     with page.app.sessions() as db:
-        open_tasks = [tasks.task_json(t) for t in tasks.listing(db, page.actor, status="open")
-                      if t.who == address]
+        open_tasks = [tasks.task_json(t) for t in tasks.listing(db, page.actor, status="open",
+                                                                  who=address)]
         own = sequences.listing(db, page.actor)
         member_of = []
         for seq in own:

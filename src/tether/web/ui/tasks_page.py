@@ -16,8 +16,8 @@ from starlette.datastructures import FormData
 
 from tether.services import tasks
 from tether.services.errors import Invalid, ServiceError
+from tether.services.records import Deps
 from tether.sync import mirror_view
-from tether.web.api import sequences as api
 from tether.web.ui.common import Page, PageOf, redirect
 
 router = APIRouter(prefix="/app/tasks")
@@ -199,7 +199,10 @@ def log_call(page: PageOf, task_id: str, duration: Text = "", unit: Text = "minu
 @router.post("/{task_id}/send", response_class=HTMLResponse)
 async def send(page: PageOf, task_id: str, kind: Text = "") -> Response:
     try:
-        await api.send_task(task_id, page.app, page.actor)
+        app = page.app
+        await tasks.send(Deps(app.sessions, app.vault, app.settings), page.actor, task_id)
+        app.nudge_sender()
+        app.nudge_sequencer()
     except ServiceError as exc:
         return _refused(page, exc, task_id, kind)
     return _back(kind, "sent")
