@@ -176,7 +176,8 @@ def test_a_rep_is_shown_only_the_pages_they_may_open(quiet: World) -> None:
     assert all(rep.get(href).status_code == 200 for href in links)
     sign_in(quiet.client, ADMIN)
     assert nav(quiet.client.get("/app/activity").text) == [
-        "/app/people", "/app/compose", "/app/outbox", "/app/templates", "/app/mailbox",
+        "/app/people", "/app/compose", "/app/outbox", "/app/sequences", "/app/tasks",
+        "/app/templates", "/app/mailbox",
         "/app/integrations", "/app/members", "/app/settings", "/app/activity", "/app/usage",
         "/app/syncs"]
 
