@@ -21,8 +21,14 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 from sfemu import launch
+
+# The suite runs six workers on two cores: a property test's time per example, or the time
+# its inputs take to draw, says nothing about the code under test there.
+settings.register_profile("tether", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("tether")
 
 pytest_plugins = ["tests.mail_fixtures",  # local_mail: a real SMTP and IMAP server
                   "tests.calendar_fixtures"]  # local_calendar: a real CalDAV server
