@@ -27,7 +27,7 @@ def _db_execute(tether: Tether, statement: Any) -> None:
     engine.dispose()
 
 
-def _items(env: Env, event_ids: list[str], statuses: tuple[str, ...], timeout: float = 60,
+def _items(env: Env, event_ids: list[str], statuses: tuple[str, ...], timeout: float = 120,
            key: str | None = None) -> dict[str, dict[str, Any]]:
     """Each event's one log item, once all are in one of ``statuses``."""
     found = env.wait(event_ids, timeout=timeout, statuses=statuses, key=key)
