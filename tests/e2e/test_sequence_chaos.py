@@ -6,8 +6,9 @@ worker is killed with SIGKILL three times.  Every due stage is delivered exactly
 reply was recorded, none lost.
 
 The second stage comes a minute after the first (a delay is whole minutes), so the run lasts
-a few minutes: it runs in CI's chaos step (`.ci/run`), not in the default suite:
-TETHER_SEQUENCE_CHAOS=1000 uv run pytest tests/e2e/test_sequence_chaos.py"""
+a few minutes; it is not in the default suite, nor yet in CI (its PostgreSQL run at 300
+failed once, not yet understood): TETHER_SEQUENCE_CHAOS=300 uv run pytest
+tests/e2e/test_sequence_chaos.py"""
 
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ from tether.store.watch_models import InboundMessage
 
 RECIPIENTS = int(os.environ.get("TETHER_SEQUENCE_CHAOS", "0"))
 KILLS = 3
-pytestmark = pytest.mark.skipif(RECIPIENTS == 0, reason="set TETHER_SEQUENCE_CHAOS=1000 "
-                                "(CI's chaos step runs it)")
+pytestmark = [pytest.mark.skipif(RECIPIENTS == 0, reason="set TETHER_SEQUENCE_CHAOS=300 "
+                                 "to run it"),
+              pytest.mark.timeout(900)]  # a minute's delay between the stages, and the kills
 
 
 def _steps(url: str) -> Counter[int]:
