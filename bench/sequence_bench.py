@@ -35,16 +35,13 @@ or went twice.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import math
 import os
-import shutil
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,14 +53,14 @@ from sqlalchemy import select, update
 # The e2e tests' helpers (sfemu, Tether in-process, a connected workspace, the worker process).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.conftest import Sfemu, _pg_database, start_sfemu
+from tests.conftest import Sfemu, start_sfemu
 from tests.e2e.activity_env import connected_env
 from tests.e2e.conftest import WorkerProcess, serve
 from tests.e2e.mail_env import Mail, connect_mailbox
 
+from mail_bench_setup import database, mail_server  # type: ignore[import-not-found]
 from tether.mail.local_server import LocalMailServer
 from tether.store.db import make_engine, session_factory
-from tether.store.migrate import upgrade
 from tether.store.models import MessageDelivery, OutboundMessage, as_utc, utcnow
 from tether.store.sequence_models import SequenceRecipient, SequenceStep
 
@@ -107,32 +104,6 @@ class Result:
 
 
 # -- setting up ----------------------------------------------------------------------------------
-@contextlib.contextmanager
-def database(kind: str, work: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        url = f"sqlite:///{work / 'sequence.db'}"
-        upgrade(url)
-        yield url
-    else:
-        with contextlib.contextmanager(_pg_database)() as url:
-            upgrade(url)
-            yield url
-
-
-@contextlib.contextmanager
-def mail_server() -> Iterator[LocalMailServer]:
-    """Dovecot on Maildirs of its own (as tests/mail_fixtures.py)."""
-    root = Path(tempfile.mkdtemp(prefix="tether-mail-"))
-    root.chmod(0o711)
-    server = LocalMailServer(root / "mail", imap_backend="dovecot")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
 def address(i: int) -> str:
     return f"p{i}@co{i}.example"  # a domain each: no one is another's colleague
 
@@ -333,7 +304,7 @@ def run(kind: str, args: argparse.Namespace, sfemu: Sfemu, work: Path) -> Result
     data = work / kind
     data.mkdir()
     console.print(f"{kind}: setting up {args.recipients:,} recipients")
-    with database(kind, data) as url, mail_server() as server, serve(
+    with database(kind, data, "sequence") as url, mail_server() as server, serve(
             url, sfemu, data / "tether", embedded_worker=False) as tether:
         env = connected_env(tether)
         # The sync runs through the job queue: a worker of its own for the setup, stopped

@@ -36,7 +36,6 @@ import contextlib
 import datetime as dt
 import math
 import random
-import shutil
 import sys
 import tempfile
 import threading
@@ -53,16 +52,15 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.calendar_fixtures import event_ics
-from tests.conftest import Sfemu, _pg_database, start_sfemu
+from tests.conftest import Sfemu, start_sfemu
 from tests.e2e.activity_env import Env, make_env
 from tests.e2e.conftest import serve
 from tests.e2e.mail_env import Mail, connect_mailbox
 from tests.e2e.test_watch_mail import deliver, reply, watching
 
+from mail_bench_setup import database, mail_server  # type: ignore[import-not-found]
 from tether.calendar.local_server import LocalCalendarServer
 from tether.mail import imap_watch
-from tether.mail.local_server import LocalMailServer
-from tether.store.migrate import upgrade
 
 JANE = "jane@globex.example"
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -91,33 +89,6 @@ def percentile(values: list[float], p: float) -> float:
 
 
 # -- setting up one mode --------------------------------------------------------------------------
-@contextlib.contextmanager
-def database(kind: str, work: Path, name: str) -> Iterator[str]:
-    if kind == "sqlite":
-        url = f"sqlite:///{work / f'{name}.db'}"
-        upgrade(url)
-        yield url
-    else:
-        with contextlib.contextmanager(_pg_database)() as url:
-            upgrade(url)
-            yield url
-
-
-@contextlib.contextmanager
-def mail_server() -> Iterator[LocalMailServer]:
-    """Dovecot on Maildirs of its own (as tests/mail_fixtures.py: a tree the mail user can
-    reach when we are root)."""
-    root = Path(tempfile.mkdtemp(prefix="tether-mail-"))
-    root.chmod(0o711)
-    server = LocalMailServer(root / "mail", imap_backend="dovecot")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
 @contextlib.contextmanager
 def without_idle() -> Iterator[None]:
     """The watcher's connections see no IDLE capability (in this process), so it polls."""
