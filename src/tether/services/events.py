@@ -126,6 +126,11 @@ def internal_row(workspace_id: str, membership_id: str, payload: dict[str, Any],
             "payload": payload, "state": "new"}
 
 
+def sequence_of(name: str | None, stage: int | None) -> dict[str, Any] | None:
+    """The ``sequence`` of an event about a sequence's email ({name, stage}), or None."""
+    return {"name": name, "stage": stage} if name and stage else None
+
+
 def store(db: Session, rows: Sequence[dict[str, Any]]) -> None:
     """One INSERT; events already stored (same workspace and id) are left as they are.  A
     meeting confirmed with someone in a sequence stops it for them, in the same

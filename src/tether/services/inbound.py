@@ -173,8 +173,8 @@ def _replied(db: Session, box: Box, p: mail.Parsed, key: str, row: dict[str, Any
         info["replied_by"] = p.from_address
     payload = _payload(box, key, "email.replied", p, now, recipient=copy.recipient,
                        message=info)
-    if message.sequence_name and message.sequence_stage:
-        payload["sequence"] = {"name": message.sequence_name, "stage": message.sequence_stage}
+    if (sequence := events.sequence_of(message.sequence_name, message.sequence_stage)):
+        payload["sequence"] = sequence
     who = (f"{p.from_address}, a colleague at {copy.recipient}'s domain," if colleague
            else copy.recipient)
     row.update(delivery_id=copy.id, recipient=copy.recipient)

@@ -423,9 +423,8 @@ def sent_events(work: _Work, accepted: list[MessageDelivery], sent_at: dt.dateti
                         "bcc": [d.recipient for d in ds if d.kind == "bcc"],
                         "is_reply": message.in_reply_to is not None, "sent_via": "tether",
                         "snippet": text[:SNIPPET]}}
-        if message.sequence_name and message.sequence_stage:
-            payload["sequence"] = {"name": message.sequence_name,
-                                   "stage": message.sequence_stage}
+        if (sequence := events.sequence_of(message.sequence_name, message.sequence_stage)):
+            payload["sequence"] = sequence
         if not payload["message"]["to"] and not payload["message"]["cc"] \
                 and not payload["message"]["bcc"]:
             continue

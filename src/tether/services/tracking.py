@@ -380,8 +380,7 @@ def _sent(db: Session, delivery_ids: Sequence[int]) -> dict[int, _Sent]:
                                 "bcc": _bounded(m.bcc, d.recipient),
                                 "is_reply": bool(m.in_reply_to),
                                 "sent_via": "tether"},
-                            {"name": m.sequence_name, "stage": m.sequence_stage}
-                            if m.sequence_name and m.sequence_stage else None)
+                            events.sequence_of(m.sequence_name, m.sequence_stage))
     return found
 
 
